@@ -1,0 +1,103 @@
+"""Sign-in, sign-out, member activation and the language switch."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..database import unit_of_work
+from ..errors import DomainError
+from . import service
+from .forms import ActivateForm, LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+def home_for(user) -> str:
+    if user.role == "admin":
+        return url_for("admin.dashboard")
+    if user.role == "merchant_staff":
+        return url_for("merchants.terminal") if "merchants.terminal" in _endpoints() else url_for("auth.index")
+    return url_for("member.home")
+
+
+def _endpoints() -> set[str]:
+    from flask import current_app
+    return {rule.endpoint for rule in current_app.url_map.iter_rules()}
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return render_template("auth/index.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                user = service.authenticate(form.username.data, form.password.data, request.remote_addr or "")
+            session.clear()  # a fresh session on every sign-in
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+            return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    with unit_of_work():
+        service.rotate_sessions(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash(_("已退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/activate", methods=["GET", "POST"])
+def activate():
+    form = ActivateForm()
+    if form.validate_on_submit():
+        if not form.card_number.data and not form.activation_code.data:
+            flash(_("请填写会员卡号或激活码。"), "error")
+            return render_template("auth/activate.html", form=form), 400
+        try:
+            with unit_of_work():
+                user = service.activate_member(
+                    id_number=form.id_number.data, password=form.password.data,
+                    address=request.remote_addr or "", card_number=form.card_number.data or None,
+                    activation_code=form.activation_code.data or None)
+            session.clear()
+            login_user(user)
+            flash(_("账号已激活。"), "info")
+            return redirect(url_for("member.home"))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("auth/activate.html", form=form), exc.status
+    return render_template("auth/activate.html", form=form)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    from flask import current_app
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")) or url_for("auth.index"))

@@ -1,0 +1,29 @@
+"""Simplified Chinese by default, English on request (a language switch stored in the session).
+
+Message ids are the Chinese text; English catalogues live in `translations/` folders: the
+shared one in `benefits/translations` and any domain's own in `benefits/<domain>/translations`.
+`make i18n` compiles them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import request, session
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def translation_directories() -> str:
+    dirs = [PACKAGE / "translations", *sorted(PACKAGE.glob("*/translations"))]
+    return ";".join(str(d) for d in dirs if d.is_dir())
+
+
+def select_locale() -> str:
+    from flask import current_app
+    wanted = request.args.get("lang") or session.get("lang")
+    return wanted if wanted in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def init_app(app, babel) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translation_directories())
+    babel.init_app(app, locale_selector=select_locale)

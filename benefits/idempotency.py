@@ -1,0 +1,87 @@
+"""Safe retries: the same Idempotency-Key with the same body replays the stored answer;
+the same key with a different body is a 409.
+
+The record is written in the same transaction as the work it guards, so it exists exactly when
+the work was committed. Concurrent requests with one key: the unique (scope, key) index makes
+the later ones wait for the first; they then replay its answer (or, if it rolled back, do the
+work themselves). Failed requests store nothing, so a retry after an error runs again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import request
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .clock import now
+from .errors import Conflict, ValidationError
+from .extensions import db
+
+MAX_KEY_LENGTH = 100
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_records_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+
+
+def request_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    return key
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, print_: str) -> tuple[Any, int]:
+    if record.fingerprint != print_:
+        raise Conflict("This Idempotency-Key was already used with a different request.",
+                       code="idempotency_key_reused")
+    return record.response, record.status_code
+
+
+def run_once(scope: str, key: str | None, payload: Any,
+             operation: Callable[[], tuple[Any, int]]) -> tuple[Any, int]:
+    """Run `operation` (which returns a JSON-able body and a status) at most once per key.
+
+    Call inside the request's unit of work; it flushes but does not commit.
+    """
+    if key is None:
+        return operation()
+    print_ = fingerprint(payload)
+    found = db.session.scalar(select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+    if found is not None:
+        return _replay(found, print_)
+    record = IdempotencyRecord(scope=scope, key=key, fingerprint=print_, status_code=0, response=None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        # Another request with this key committed while we waited on the unique index.
+        found = db.session.scalar(select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+        return _replay(found, print_)
+    body, status = operation()
+    record.response, record.status_code = body, status
+    db.session.flush()
+    return body, status

@@ -1,0 +1,13 @@
+from marshmallow import Schema, fields
+
+
+class OrganisationSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+
+
+class OrgQueryArgs(Schema):
+    parent_id = fields.Integer(load_default=None)

@@ -1,0 +1,70 @@
+"""Organisation tree: creation, subtree queries and the admin scope rule."""
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select
+
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from .models import LEVELS, Organisation
+
+_CHILD_LEVEL = {"province": "city", "city": "county", "county": "grassroots"}
+
+
+def create_org(code: str, name: str, level: str, parent: Organisation | None) -> Organisation:
+    if level not in LEVELS:
+        raise ValidationError(f"level must be one of {', '.join(LEVELS)}")
+    if parent is None and level != "province":
+        raise ValidationError("only a province union has no parent")
+    if parent is not None and LEVELS.index(level) <= LEVELS.index(parent.level):
+        raise ValidationError("an organisation must sit below its parent's level")
+    if db.session.scalar(select(Organisation.id).where(Organisation.code == code)):
+        raise ValidationError(f"organisation code {code} already exists", details={"code": code})
+    org = Organisation(code=code, name=name, level=level, parent=parent)
+    db.session.add(org)
+    db.session.flush()
+    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    db.session.flush()
+    return org
+
+
+def subtree_filter(org: Organisation):
+    """SQL condition: organisation is `org` or below it."""
+    return Organisation.path.startswith(org.path, autoescape=True)
+
+
+def subtree_ids_select(org: Organisation) -> Select:
+    return select(Organisation.id).where(subtree_filter(org))
+
+
+def get_in_scope(scope: Organisation, org_id: int) -> Organisation:
+    """The organisation if it is inside `scope`, else NotFound (we don't reveal it exists)."""
+    org = db.session.get(Organisation, org_id)
+    if org is None or not scope.contains(org):
+        raise NotFound("organisation not found")
+    return org
+
+
+def get_by_code(code: str) -> Organisation | None:
+    return db.session.scalar(select(Organisation).where(Organisation.code == code))
+
+
+def children(org: Organisation) -> list[Organisation]:
+    return list(db.session.scalars(
+        select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)))
+
+
+def child_counts(org: Organisation) -> dict[int, int]:
+    """Number of direct children of each child of `org` (for an expandable tree)."""
+    child = Organisation.__table__.alias("child")
+    rows = db.session.execute(
+        select(Organisation.id, func.count(child.c.id))
+        .join(child, child.c.parent_id == Organisation.id)
+        .where(Organisation.parent_id == org.id)
+        .group_by(Organisation.id))
+    return {org_id: n for org_id, n in rows}
+
+
+def ancestors(org: Organisation) -> list[Organisation]:
+    ids = [int(p) for p in org.path.strip("/").split("/") if p]
+    found = {o.id: o for o in db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

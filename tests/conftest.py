@@ -1,0 +1,193 @@
+"""Shared fixtures. Service and API tests run on SQLite and on PostgreSQL (TEST_DATABASE_URL);
+Redis-backed tests need TEST_REDIS_URL. Without them such tests skip, naming the variable; with
+BENEFITS_REQUIRE_SERVICES=1 (CI) a missing service is a failure."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from benefits import clock, create_app
+from benefits.auth import throttle
+from benefits.extensions import db
+from config import TestingConfig, normalise_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+_schemas_made: set[str] = set()
+
+
+def require_service(variable: str) -> str:
+    value = os.environ.get(variable)
+    if value:
+        return value
+    message = f"{variable} is not set: this test needs the real service"
+    if os.environ.get("BENEFITS_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (BENEFITS_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+def ensure_postgres_database(url: str) -> str:
+    url = normalise_database_url(url)
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    return ensure_postgres_database(require_service("TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """For tests that only make sense on PostgreSQL (concurrency with real processes)."""
+    return ensure_postgres_database(require_service("TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return require_service("TEST_REDIS_URL")
+
+
+def make_app(database_url: str, **overrides):
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None, **overrides})
+    with app.app_context():
+        if database_url not in _schemas_made:
+            db.drop_all()
+            db.create_all()
+            _schemas_made.add(database_url)
+    return app
+
+
+def wipe(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for t in reversed(tables):
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    throttle.reset_local()
+    with app.app_context():
+        yield app
+        db.session.remove()
+    clock.set_frozen(None)
+    wipe(app)
+
+
+@pytest.fixture
+def pg_app(postgres_url):
+    app = make_app(postgres_url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    clock.set_frozen(None)
+    wipe(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def flush_redis(redis_url):
+    import redis
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    yield r
+    r.flushdb()
+    r.close()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str, password: str = "password-123"):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """Real gunicorn worker processes serving the app (concurrency and browser tests)."""
+
+    def __init__(self, env: dict[str, str], workers: int = 4, threads: int = 1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "BENEFITS_ENV": "testing", **env}
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        self.log = open(artifacts / f"gunicorn-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+             "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not start in 30 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def gunicorn_factory():
+    started: list[Gunicorn] = []
+
+    def start(env: dict[str, str], workers: int = 4, threads: int = 1) -> Gunicorn:
+        server = Gunicorn(env, workers, threads)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,97 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against real gunicorn workers.
+
+Each test gets a fresh SQLite database served by gunicorn, a `seed` app context to write data
+into it, and a phone-sized or desktop page. `snap(name)` screenshots the current page; the
+screenshots of a failed test are kept in test-artifacts/e2e/<test>/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, make_app, wipe
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("BENEFITS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(tmp_path, gunicorn_factory):
+    """A served app on a fresh SQLite file; `live.seed` is an app (with context) on the same file."""
+    url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+    app = make_app(url)
+    server = gunicorn_factory({"DATABASE_URL": url, "REDIS_URL": "", "BENEFITS_ENV": "testing"}, workers=2)
+    server.seed = app
+    yield server
+    wipe(app)
+
+
+@pytest.fixture
+def screenshots(request, tmp_path):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    yield folder
+    failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
+    if failed:
+        target = ARTIFACTS / request.node.name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder, target)
+
+
+def _page(browser, screenshots, width: int, height: int, mobile: bool):
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
+                                  locale="zh-CN", device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    counter = {"n": 0}
+
+    def snap(name: str) -> Path:
+        counter["n"] += 1
+        path = screenshots / f"{counter['n']:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    page.snap = snap
+    return context, page
+
+
+@pytest.fixture
+def page(browser, screenshots):
+    context, page = _page(browser, screenshots, 1280, 900, False)
+    yield page
+    page.snap("last")
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, screenshots):
+    context, page = _page(browser, screenshots, 390, 844, True)
+    yield page
+    page.snap("last")
+    context.close()
