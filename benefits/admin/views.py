@@ -15,3 +15,6 @@ def dashboard():
     return render_template("admin/dashboard.html", scope=scope, focus=focus,
                            trail=[o for o in orgs.ancestors(focus) if scope.contains(o)],
                            children=orgs.children(focus), child_counts=orgs.child_counts(focus))
+
+
+from . import member_import  # noqa: E402,F401  (its routes register on `bp`)

@@ -1,0 +1,1 @@
+"""Member import page (owned by the import slice); routes are added to the admin blueprint."""
