@@ -35,6 +35,7 @@ def create_app(config: type | None = None, overrides: dict | None = None) -> Fla
 def register_logging(app: Flask) -> None:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:
@@ -74,7 +75,7 @@ def _domain_module(domain: str, name: str):
     try:
         return importlib.import_module(f"benefits.{domain}.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"benefits.{domain}.{name}":
+        if exc.name in (f"benefits.{domain}", f"benefits.{domain}.{name}"):
             return None
         raise
 
