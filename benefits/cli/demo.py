@@ -114,7 +114,7 @@ def load_all(seed: int = 2020) -> DemoContext:
         try:
             module = importlib.import_module(f"benefits.{step}")
         except ModuleNotFoundError as exc:
-            if exc.name in (f"benefits.{step}", f"benefits.{step.split(".")[0]}"):
+            if exc.name in (f"benefits.{step}", "benefits." + step.split(".")[0]):
                 continue
             raise
         module.load(ctx)
