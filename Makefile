@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 
 i18n: install
 	@for dir in benefits/translations benefits/*/translations; do \
-	  [ -d "$$dir" ] && $(VENV)/bin/pybabel compile -q -f -d "$$dir" || true; done
+	  if [ -d "$$dir" ]; then $(VENV)/bin/pybabel -q compile -f -d "$$dir" || exit 1; fi; done
 
 migrate: i18n
 	$(FLASK) db upgrade
@@ -32,7 +32,7 @@ test: i18n
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: i18n
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

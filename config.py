@@ -21,7 +21,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'benefits.sqlite3'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A pre-ping costs one extra round trip on every request; recycling connections before the
+    # server's idle timeout covers the same failure. DB_POOL_PRE_PING=1 turns it back on.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": os.environ.get("DB_POOL_PRE_PING") == "1",
+        "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE_SECONDS", "1800")),
+    }
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     SESSION_COOKIE_HTTPONLY = True

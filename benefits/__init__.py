@@ -23,6 +23,7 @@ def create_app(config: type | None = None, overrides: dict | None = None) -> Fla
     app.config.from_object(config or config_from_env())
     if overrides:
         app.config.update(overrides)
+    app.json.ensure_ascii = False  # readable Chinese in API responses
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)

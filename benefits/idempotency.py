@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import request
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import now
@@ -68,20 +67,26 @@ def run_once(scope: str, key: str | None, payload: Any,
     if key is None:
         return operation()
     print_ = fingerprint(payload)
-    found = db.session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
-    if found is not None:
-        return _replay(found, print_)
-    record = IdempotencyRecord(scope=scope, key=key, fingerprint=print_, status_code=0, response=None)
-    try:
-        with db.session.begin_nested():
-            db.session.add(record)
-    except IntegrityError:
-        # Another request with this key committed while we waited on the unique index.
+    table = IdempotencyRecord.__table__
+    # One statement claims the key. A concurrent request holding the same key makes this wait on
+    # the unique index until it commits (then nothing is inserted and we replay its answer) or
+    # rolls back (then the row is ours); nothing raises, so no savepoint is needed.
+    record_id = db.session.execute(
+        _insert()(table).values(scope=scope, key=key, fingerprint=print_, status_code=0, response=None,
+                                created_at=now())
+        .on_conflict_do_nothing(index_elements=[table.c.scope, table.c.key]).returning(table.c.id)).scalar()
+    if record_id is None:
         found = db.session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            .execution_options(populate_existing=True))
         return _replay(found, print_)
     body, status = operation()
-    record.response, record.status_code = body, status
+    db.session.execute(update(table).where(table.c.id == record_id).values(response=body, status_code=status))
     db.session.flush()
     return body, status
+
+
+def _insert():
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert

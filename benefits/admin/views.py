@@ -1,10 +1,24 @@
-"""Admin console pages. Every page is scoped to the admin's own union subtree."""
-from flask import Blueprint, render_template, request
+"""Admin console pages. Every page is scoped to the admin's own union subtree: a member, card
+or organisation outside it is a 404, whatever id is typed into the URL."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
-from ..auth.access import admin_required, current_scope
+from ..audit import service as audit
+from ..auth.access import admin_required, current_actor, current_scope
+from ..database import unit_of_work
+from ..errors import DomainError, ValidationError
+from ..members import service as members
 from ..orgs import service as orgs
+from ..pagination import paginate
+from .forms import ActionForm, MemberForm, category_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PER_PAGE = 20
+
+
+def _page_number() -> int:
+    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
 
 
 @bp.get("")
@@ -15,6 +29,146 @@ def dashboard():
     return render_template("admin/dashboard.html", scope=scope, focus=focus,
                            trail=[o for o in orgs.ancestors(focus) if scope.contains(o)],
                            children=orgs.children(focus), child_counts=orgs.child_counts(focus))
+
+
+@bp.get("/members")
+@admin_required
+def member_list():
+    scope = current_scope()
+    q = (request.args.get("q") or "").strip()[:64]
+    status = request.args.get("status") if request.args.get("status") in ("active", "left") else None
+    category = request.args.get("category") or None
+    category = category if category in dict(category_choices()) else None
+    org = orgs.get_in_scope(scope, request.args.get("org", type=int)) if request.args.get("org") else None
+    page = _page_number()
+    stmt = members.search_members(org or scope, q, status, category)
+    items, total = paginate(members.with_cards(stmt), page, PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("admin/members.html", items=items, total=total, page=page, pages=pages, q=q,
+                           status=status, category=category, org=org, categories=category_choices())
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+@admin_required
+def member_new():
+    scope = current_scope()
+    form = MemberForm()
+    if request.method == "GET":
+        start = request.args.get("org", type=int)
+        form.org_code.data = orgs.get_in_scope(scope, start).code if start else scope.code
+    if form.validate_on_submit():
+        org = orgs.get_by_code(form.org_code.data.strip())
+        if org is None or not scope.contains(org):
+            form.org_code.errors.append(_("没有这个工会代码，或不在您的管辖范围内。"))
+        else:
+            try:
+                with unit_of_work():
+                    member = members.create_member(current_actor(), org, name=form.name.data,
+                                                   id_number=form.id_number.data, phone=form.phone.data,
+                                                   category=form.category.data)
+                flash(_("已登记入会。"), "success")
+                return redirect(url_for("admin.member_detail", member_id=member.id))
+            except ValidationError as exc:
+                for name, message in exc.details.get("fields", {}).items():
+                    getattr(form, name).errors.append(message)
+            except DomainError as exc:
+                flash(exc.message, "error")
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/member_new.html", form=form), status
+
+
+@bp.get("/members/<int:member_id>")
+@admin_required
+def member_detail(member_id: int):
+    member = members.get_member_in_scope(current_scope(), member_id)
+    return render_template("admin/member_detail.html", member=member, form=ActionForm())
+
+
+def _act(member_id: int, operation, done: str):
+    """Run one card or membership action from a one-button form, then back to the member."""
+    form = ActionForm()
+    member = members.get_member_in_scope(current_scope(), member_id)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        with unit_of_work():
+            operation(member)
+        flash(done, "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.member_detail", member_id=member_id))
+
+
+def _card_of(member, card_id: int):
+    card = next((c for c in member.cards if c.id == card_id), None)
+    if card is None:
+        abort(404)
+    return card
+
+
+@bp.post("/members/<int:member_id>/cards")
+@admin_required
+def card_issue(member_id: int):
+    return _act(member_id, lambda m: members.issue_card(current_actor(), m), _("已发卡。"))
+
+
+@bp.post("/members/<int:member_id>/cards/<int:card_id>/freeze")
+@admin_required
+def card_freeze(member_id: int, card_id: int):
+    return _act(member_id, lambda m: members.freeze_card(current_actor(), _card_of(m, card_id)), _("已冻结此卡。"))
+
+
+@bp.post("/members/<int:member_id>/cards/<int:card_id>/unfreeze")
+@admin_required
+def card_unfreeze(member_id: int, card_id: int):
+    return _act(member_id, lambda m: members.unfreeze_card(current_actor(), _card_of(m, card_id)), _("已解冻此卡。"))
+
+
+@bp.post("/members/<int:member_id>/cards/<int:card_id>/report-lost")
+@admin_required
+def card_report_lost(member_id: int, card_id: int):
+    return _act(member_id, lambda m: members.report_lost_and_reissue(current_actor(), _card_of(m, card_id)),
+                _("已挂失，原卡号立即停用，并补发新卡。"))
+
+
+@bp.post("/members/<int:member_id>/leave")
+@admin_required
+def member_leave(member_id: int):
+    return _act(member_id, lambda m: members.record_leave(current_actor(), m), _("已办理退会，会员卡已注销。"))
+
+
+@bp.post("/members/<int:member_id>/rejoin")
+@admin_required
+def member_rejoin(member_id: int):
+    return _act(member_id, lambda m: members.record_rejoin(current_actor(), m), _("已重新入会，请为其发卡。"))
+
+
+@bp.post("/members/<int:member_id>/activation-code")
+@admin_required
+def member_activation_code(member_id: int):
+    form = ActionForm()
+    member = members.get_member_in_scope(current_scope(), member_id)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        with unit_of_work():
+            code = members.create_activation_code(current_actor(), member)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.member_detail", member_id=member_id))
+    # Shown in this response only (not flashed into the cookie); it is stored hashed.
+    return render_template("admin/member_detail.html", member=member, form=ActionForm(), activation_code=code,
+                           code_days=members.ACTIVATION_CODE_DAYS)
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    action = (request.args.get("action") or "").strip()[:64] or None
+    page = _page_number()
+    items, total = paginate(audit.entries_in_scope(current_scope(), action), page, PER_PAGE)
+    return render_template("admin/audit.html", items=items, total=total, page=page,
+                           pages=max(1, -(-total // PER_PAGE)), action=action)
 
 
 from . import member_import  # noqa: E402,F401  (its routes register on `bp`)

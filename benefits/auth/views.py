@@ -28,6 +28,14 @@ def _endpoints() -> set[str]:
     return {rule.endpoint for rule in current_app.url_map.iter_rules()}
 
 
+def fresh_session() -> None:
+    """Drop everything in the session except the chosen language (renewed on sign-in and sign-out)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
@@ -51,7 +59,7 @@ def login():
         try:
             with unit_of_work():
                 user = service.authenticate(form.username.data, form.password.data, request.remote_addr or "")
-            session.clear()  # a fresh session on every sign-in
+            fresh_session()  # a fresh session on every sign-in
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
         except DomainError as exc:
@@ -67,7 +75,7 @@ def logout():
     with unit_of_work():
         service.rotate_sessions(current_user._get_current_object())
     logout_user()
-    session.clear()
+    fresh_session()
     flash(_("已退出登录。"), "info")
     return redirect(url_for("auth.login"))
 
@@ -85,7 +93,7 @@ def activate():
                     id_number=form.id_number.data, password=form.password.data,
                     address=request.remote_addr or "", card_number=form.card_number.data or None,
                     activation_code=form.activation_code.data or None)
-            session.clear()
+            fresh_session()
             login_user(user)
             flash(_("账号已激活。"), "info")
             return redirect(url_for("member.home"))
@@ -101,3 +109,43 @@ def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(_safe_next(request.args.get("next")) or url_for("auth.index"))
+
+
+def _schema_name(schema: dict | None) -> str:
+    if not schema:
+        return ""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if schema.get("type") == "array":
+        return _schema_name(schema.get("items")) + "[]"
+    return schema.get("type", "")
+
+
+def _operations(spec: dict) -> list[dict]:
+    ops = []
+    for path, item in spec.get("paths", {}).items():
+        shared = item.get("parameters", [])
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ops.append({
+                "path": path, "method": method.upper(), "summary": op.get("summary", ""),
+                "description": op.get("description", ""), "tag": (op.get("tags") or [""])[0],
+                "parameters": [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                                "type": _schema_name(p.get("schema")),
+                                "description": p.get("description", "")} for p in shared + op.get("parameters", [])],
+                "request": _schema_name(body.get("schema")),
+                "responses": [(code, _schema_name(r.get("content", {}).get("application/json", {}).get("schema")))
+                              for code, r in op.get("responses", {}).items() if code != "default"],
+            })
+    return ops
+
+
+@bp.get("/api/v1/docs")
+def api_docs():
+    """The API reference, rendered here from the OpenAPI document (works offline, no CDN)."""
+    from ..extensions import api
+    spec = api.spec.to_dict()
+    return render_template("auth/api_docs.html", spec=spec, operations=_operations(spec),
+                           schemas=spec.get("components", {}).get("schemas", {}))

@@ -122,8 +122,15 @@ def load_all(seed: int = 2020) -> DemoContext:
 
 
 def demo_credentials() -> list[tuple[str, str, str]]:
-    creds = [("admin " + code, username, DEMO_PASSWORD) for username, _d, code in ADMINS]
-    user = db.session.scalar(select(User).where(User.username == DEMO_MEMBER_ID))
-    if user is not None:
-        creds.append(("member", DEMO_MEMBER_ID, DEMO_PASSWORD))
+    """Every demo staff account (admins, cashiers, pickup staff) and the demo member.
+
+    All demo accounts share DEMO_PASSWORD, so the list can be rebuilt from the database on
+    every run, including when the data was loaded earlier.
+    """
+    staff = db.session.execute(
+        select(User.role, User.username, User.display_name)
+        .where(User.role != "member").order_by(User.id).limit(60)).all()
+    creds = [(f"{role} {display}", username, DEMO_PASSWORD) for role, username, display in staff]
+    if db.session.scalar(select(User.id).where(User.username == DEMO_MEMBER_ID)) is not None:
+        creds.append(("member 张伟", DEMO_MEMBER_ID, DEMO_PASSWORD))
     return creds

@@ -61,3 +61,20 @@ class MerchantStaff(db.Model):
 
     merchant: Mapped[Merchant] = relationship()
     store: Mapped[Store | None] = relationship()
+
+
+class TerminalKey(db.Model):
+    """A till's API key for one store. Only the SHA-256 of the key is kept; it is shown once."""
+    __tablename__ = "terminal_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    label: Mapped[str] = mapped_column(String(64), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the key, so a cashier can tell keys apart without seeing them.
+    key_prefix: Mapped[str] = mapped_column(String(12))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    store: Mapped[Store] = relationship()

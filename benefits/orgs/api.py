@@ -14,7 +14,7 @@ blp = Blueprint("orgs_api", __name__, description="Union organisation tree (ç»„ç
 class Organisations(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(OrgQueryArgs, location="query")
+    @blp.arguments(OrgQueryArgs, location="query", error_status_code=400)
     @blp.response(200, OrganisationSchema(many=True))
     def get(self, args):
         """Direct children of `parent_id` (default: the admin's own union and its children)."""
@@ -30,4 +30,5 @@ class OrganisationItem(MethodView):
 
     @blp.response(200, OrganisationSchema)
     def get(self, org_id):
+        """One organisation inside your subtree (404 outside it)."""
         return service.get_in_scope(current_scope(), org_id)

@@ -7,13 +7,15 @@ names the event, e.g. `quiz-attempt:123`, `redeem:456`, `redeem-cancel:456`.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
+from .. import clock
+from ..audit import service as audit
 from ..errors import Conflict, LimitReached, ValidationError
 from ..extensions import db
 from .models import ENTRY_KINDS, PointsAccount, PointsEntry
@@ -31,44 +33,54 @@ def balance(member_id: int) -> int:
     return db.session.scalar(select(PointsAccount.balance).where(PointsAccount.member_id == member_id)) or 0
 
 
+def _insert_for_dialect():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def _ensure_account(member_id: int) -> None:
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(PointsAccount).values(member_id=member_id, balance=0)
+    db.session.execute(_insert_for_dialect()(PointsAccount).values(member_id=member_id, balance=0)
                        .on_conflict_do_nothing(index_elements=["member_id"]))
+
+
+_ACCOUNTS = PointsAccount.__table__
 
 
 def _post(member_id: int, amount: int, kind: str, source_key: str, reason: str,
           actor_user_id: int | None, expires_on: date | None) -> PointsEntry:
+    """Two statements, no savepoint: move the balance (the row lock orders concurrent posts for
+    one member), then add the entry carrying that balance; a source key already posted inserts
+    nothing, the balance move is undone under the same lock and DuplicateEntry is raised."""
     if kind not in ENTRY_KINDS:
         raise ValidationError(f"unknown ledger entry kind {kind!r}")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValidationError("points amount must be a non-zero integer")
     if not source_key or len(source_key) > 128:
         raise ValidationError("source key is required (at most 128 characters)")
-    _ensure_account(member_id)
-    entry = PointsEntry(member_id=member_id, amount=amount, kind=kind, source_key=source_key,
-                        reason=reason[:255], actor_user_id=actor_user_id, balance_after=0,
-                        expires_on=expires_on)
-    try:
-        with db.session.begin_nested():
-            db.session.add(entry)
-            db.session.flush()
-    except IntegrityError:
-        raise DuplicateEntry(f"ledger entry {source_key} already exists",
-                             details={"source_key": source_key}) from None
-    new_balance = db.session.execute(
-        update(PointsAccount)
-        .where(PointsAccount.member_id == member_id, PointsAccount.balance + amount >= 0)
-        .values(balance=PointsAccount.balance + amount)
-        .returning(PointsAccount.balance)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if new_balance is None:
-        raise InsufficientPoints("积分不足。 Not enough points.",
-                                 details={"needed": -amount, "balance": balance(member_id)})
-    entry.balance_after = new_balance
-    db.session.flush()
+    insert = _insert_for_dialect()
+    at = clock.now()
+    if amount > 0:
+        # create the account with this credit, or add to it
+        stmt = insert(_ACCOUNTS).values(member_id=member_id, balance=amount, updated_at=at)
+        new_balance = db.session.execute(stmt.on_conflict_do_update(
+            index_elements=[_ACCOUNTS.c.member_id],
+            set_={"balance": _ACCOUNTS.c.balance + amount, "updated_at": at}).returning(_ACCOUNTS.c.balance)).scalar_one()
+    else:
+        new_balance = db.session.execute(
+            update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == member_id, _ACCOUNTS.c.balance + amount >= 0)
+            .values(balance=_ACCOUNTS.c.balance + amount, updated_at=at)
+            .returning(_ACCOUNTS.c.balance)).scalar_one_or_none()
+        if new_balance is None:
+            raise InsufficientPoints("积分不足。 Not enough points.",
+                                     details={"needed": -amount, "balance": balance(member_id)})
+    entry = db.session.scalars(
+        insert(PointsEntry).values(member_id=member_id, amount=amount, kind=kind, source_key=source_key,
+                                   reason=reason[:255], actor_user_id=actor_user_id, balance_after=new_balance,
+                                   expires_on=expires_on, created_at=at)
+        .on_conflict_do_nothing(index_elements=["source_key"]).returning(PointsEntry)).one_or_none()
+    if entry is None:
+        db.session.execute(update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == member_id)
+                           .values(balance=_ACCOUNTS.c.balance - amount))
+        raise DuplicateEntry(f"ledger entry {source_key} already exists", details={"source_key": source_key})
     return entry
 
 
@@ -109,3 +121,71 @@ def reconcile() -> list[dict]:
         .outerjoin(sums, sums.c.member_id == PointsAccount.member_id)
         .where(PointsAccount.balance != func.coalesce(sums.c.total, 0)))
     return [{"member_id": m, "balance": b, "ledger_sum": int(s)} for m, b, s in rows]
+
+
+def lock_account(member_id: int) -> None:
+    """Hold the member's balance row until commit (PostgreSQL row lock; SQLite serialises writes)
+    so read-then-award decisions such as a daily cap can't interleave."""
+    _ensure_account(member_id)
+    db.session.execute(select(PointsAccount.member_id).where(PointsAccount.member_id == member_id)
+                       .with_for_update())
+
+
+def default_expiry(earned_on: date) -> date:
+    """Points earned in a year expire at the end of the following year."""
+    return date(earned_on.year + 1, 12, 31)
+
+
+def adjust(actor, member, amount: int, reason: str, *, source_key: str | None = None) -> PointsEntry:
+    """An admin's correction, with a reason, written to the audit log. A negative amount can't
+    take the balance below zero."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("a reason is required", details={"fields": {"reason": "required"}})
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > 1_000_000:
+        raise ValidationError("amount must be a non-zero whole number of points",
+                              details={"fields": {"amount": "invalid"}})
+    key = source_key or f"adjust:{uuid.uuid4().hex}"
+    text = f"管理员调整：{reason}"
+    entry = _post(member.id, amount, "adjust", key, text, getattr(actor, "id", None), None)
+    audit.record(actor, "points.adjust", "member", member.id, org_id=member.org_id,
+                 after={"amount": amount, "reason": reason, "balance_after": entry.balance_after})
+    return entry
+
+
+def _expiring_members(today: date):
+    return db.session.scalars(select(PointsEntry.member_id).where(
+        PointsEntry.expires_on < today, PointsEntry.amount > 0).distinct())
+
+
+def expire_member(member_id: int, today: date) -> list[PointsEntry]:
+    """Post one `expire` entry per passed expiry date. Spending uses the points that expire
+    soonest first, so what expires on date D is what was earned with expiry <= D minus all
+    points used so far (spent, adjusted down, already expired, less refunds). The source key
+    `expire:<member>:<D>` makes a re-run (or a concurrent run) post nothing new."""
+    dates = list(db.session.scalars(select(PointsEntry.expires_on).where(
+        PointsEntry.member_id == member_id, PointsEntry.expires_on < today, PointsEntry.amount > 0)
+        .distinct().order_by(PointsEntry.expires_on)))
+    posted = []
+    for day in dates:
+        key = f"expire:{member_id}:{day.isoformat()}"
+        if entry_by_source(key) is not None:
+            continue
+        granted = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+            PointsEntry.member_id == member_id, PointsEntry.amount > 0, PointsEntry.expires_on <= day)) or 0
+        used = db.session.scalar(select(func.coalesce(func.sum(-PointsEntry.amount), 0)).where(
+            PointsEntry.member_id == member_id, PointsEntry.amount < 0)) or 0
+        refunded = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+            PointsEntry.member_id == member_id, PointsEntry.kind == "refund")) or 0
+        amount = min(int(granted) - max(0, int(used) - int(refunded)), balance(member_id))
+        if amount > 0:
+            try:
+                posted.append(_post(member_id, -amount, "expire", key,
+                                    f"积分到期：{day.isoformat()} 到期的积分", None, None))
+            except DuplicateEntry:
+                continue
+    return posted
+
+
+def expire(today: date) -> list[PointsEntry]:
+    return [e for member_id in list(_expiring_members(today)) for e in expire_member(member_id, today)]

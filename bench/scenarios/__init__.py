@@ -1,0 +1,1 @@
+"""One module per area: `prepare(app)` and `scenarios(state, server)`; see bench/README.md."""

@@ -1,0 +1,61 @@
+"""Ceiling endpoints for `make bench` (DESIGN.md §7), mounted only when BENCHMARK_ENDPOINTS is on.
+
+`GET /bench/bare` is the framework ceiling (no database). `POST /bench/write` is the floor of
+any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. Their two
+tables are benchmark-only scaffolding, created on first use, not part of the schema.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import text
+
+from . import clock
+from .extensions import db
+
+bp = Blueprint("bench", __name__, url_prefix="/bench")
+
+COUNTER_ROWS = 16
+CAP = 2_000_000_000
+_ready: set[str] = set()
+
+
+def _ensure_tables() -> None:
+    url = str(db.engine.url)
+    if url in _ready:
+        return
+    with db.engine.begin() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            # two workers creating the same table at once would collide in the catalogue
+            conn.execute(text("SELECT pg_advisory_xact_lock(4732160)"))
+        serial = "BIGSERIAL" if postgres else "INTEGER"
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_counters (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)"))
+        conn.execute(text(f"CREATE TABLE IF NOT EXISTS bench_log (id {serial} PRIMARY KEY, counter_id INTEGER NOT NULL, "
+                          "at TIMESTAMP WITH TIME ZONE NOT NULL)"))
+        existing = conn.scalar(text("SELECT count(*) FROM bench_counters"))
+        if existing < COUNTER_ROWS:
+            conn.execute(text("INSERT INTO bench_counters (id, value) VALUES (:id, 0)"),
+                         [{"id": i} for i in range(existing + 1, COUNTER_ROWS + 1)])
+    _ready.add(url)
+
+
+@bp.get("/bare")
+def bare():
+    return jsonify(ok=True)
+
+
+@bp.post("/write")
+def write():
+    _ensure_tables()
+    # one row per worker process by default: the floor without lock waits; ?id= to share a row
+    counter_id = request.args.get("id", type=int) or (os.getpid() % COUNTER_ROWS + 1)
+    updated = db.session.execute(
+        text("UPDATE bench_counters SET value = value + 1 WHERE id = :id AND value < :cap"),
+        {"id": counter_id, "cap": CAP}).rowcount
+    if updated:
+        db.session.execute(text("INSERT INTO bench_log (counter_id, at) VALUES (:id, :at)"),
+                           {"id": counter_id, "at": clock.now()})
+    db.session.commit()
+    return jsonify(ok=bool(updated)), 200 if updated else 409

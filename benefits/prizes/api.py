@@ -1,0 +1,281 @@
+"""Prize mall API: members browse and redeem, pickup staff verify and hand over, admins manage."""
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..database import transactional, unit_of_work
+from ..errors import Forbidden, NotAuthenticated
+from ..idempotency import request_key
+from ..pagination import paginate
+from ..points import service as points
+from . import export, flow, gate, schemas, service
+
+URL_PREFIX = "/prizes"
+blp = Blueprint("prizes_api", __name__, description="Prize mall and redemption (积分商城)")
+
+
+def _json(body: dict, status: int = 200):
+    """For bodies already dumped (and possibly replayed): sent as they are."""
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _page(stmt, args, view) -> dict:
+    items, total = paginate(stmt, args["page"], args["per_page"])
+    return {"items": [view(i) for i in items], "page": args["page"], "per_page": args["per_page"], "total": total}
+
+
+# --- members ----------------------------------------------------------------------------------
+
+@blp.route("")
+class Mall(MethodView):
+    decorators = [member_required]
+
+    @blp.arguments(schemas.MallArgs, location="query")
+    @blp.response(200, schemas.MallOut)
+    def get(self, args):
+        """The prize mall: prizes this member may redeem, cheapest first, with state and affordability."""
+        member = current_user.member
+        balance = points.balance(member.id)
+        page = _page(service.mall(member), args, lambda p: schemas.prize_view(p, balance))
+        return {**page, "points_balance": balance}
+
+
+@blp.route("/<int:prize_id>")
+class PrizeDetail(MethodView):
+    decorators = [member_required]
+
+    @blp.response(200, schemas.PrizeOut)
+    def get(self, prize_id):
+        member = current_user.member
+        return schemas.prize_view(service.prize_for_member(member, prize_id), points.balance(member.id))
+
+
+@blp.route("/<int:prize_id>/redeem")
+class Redeem(MethodView):
+    @blp.arguments(schemas.RedeemArgs())  # an instance: not re-created per request (hot path)
+    @blp.response(201, schemas.RedemptionOut)
+    @blp.alt_response(409, description="sold_out, daily_quota_reached, member_limit_reached, insufficient_points, …")
+    def post(self, args, prize_id):
+        """Redeem with one confirmation. Send `Idempotency-Key` to make retries safe."""
+        return _json(*flow.redeem(prize_id, args, request_key()))
+
+
+@blp.route("/redemptions")
+class MyRedemptions(MethodView):
+    decorators = [member_required]
+
+    @blp.arguments(schemas.RedemptionQueryArgs, location="query")
+    @blp.response(200, schemas.RedemptionPage)
+    def get(self, args):
+        stmt = service.my_redemptions(current_user.member)
+        if args["status"]:
+            stmt = stmt.where(service.Redemption.status == args["status"])
+        return _page(stmt, args, schemas.redemption_view)
+
+
+@blp.route("/redemptions/<int:redemption_id>")
+class MyRedemption(MethodView):
+    decorators = [member_required]
+
+    @blp.response(200, schemas.RedemptionOut)
+    def get(self, redemption_id):
+        member = current_user.member
+        return schemas.redemption_view(service.own_redemption(member, redemption_id), points.balance(member.id))
+
+
+@blp.route("/redemptions/<int:redemption_id>/cancel")
+class CancelRedemption(MethodView):
+    decorators = [member_required]
+
+    @blp.response(200, schemas.RedemptionOut)
+    def post(self, redemption_id):
+        """Cancel before pickup: the points and the stock come back."""
+        return _json(*flow.cancel(redemption_id))
+
+
+# --- pickup staff -----------------------------------------------------------------------------
+
+def _staff():
+    if not current_user.is_authenticated:
+        raise NotAuthenticated("Sign in first.")
+    if current_user.role not in ("admin", "merchant_staff"):
+        raise Forbidden("Only pickup-point staff hand out prizes.")
+    return current_actor()
+
+
+@blp.route("/pickup/points")
+class StaffPoints(MethodView):
+    @blp.response(200, schemas.PickupPointOut(many=True))
+    def get(self):
+        """The pickup points where the signed-in staff member hands out prizes."""
+        return service.staff_points(_staff())
+
+
+@blp.route("/pickup/verify")
+class PickupVerify(MethodView):
+    @blp.arguments(schemas.PickupArgs)
+    @blp.response(200, schemas.PickupOut)
+    def post(self, args):
+        """Look a code up (changes nothing): prize, quantity and the member's masked name."""
+        return schemas.pickup_view(service.find_for_pickup(_staff(), args["pickup_point_id"], args["code"]))
+
+
+@blp.route("/pickup/hand-over")
+class PickupHandOver(MethodView):
+    @blp.arguments(schemas.PickupArgs)
+    @blp.response(200, schemas.PickupOut)
+    @transactional
+    def post(self, args):
+        """Mark handed over. A code works once, only at its pickup point, only before its deadline."""
+        return schemas.pickup_view(service.hand_over(_staff(), args["pickup_point_id"], args["code"]))
+
+
+# --- admins -----------------------------------------------------------------------------------
+
+@blp.route("/admin/pickup-points")
+class AdminPickupPoints(MethodView):
+    decorators = [admin_required]
+
+    @blp.response(200, schemas.PickupPointOut(many=True))
+    def get(self):
+        from ..extensions import db
+        return db.session.scalars(service.pickup_points_in_scope(current_scope())).all()
+
+    @blp.arguments(schemas.PickupPointArgs)
+    @blp.response(201, schemas.PickupPointOut)
+    @transactional
+    def post(self, args):
+        return service.create_pickup_point(current_actor(), current_scope(), **args)
+
+
+@blp.route("/admin/prizes")
+class AdminPrizes(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(schemas.MallArgs, location="query")
+    @blp.response(200, schemas.PrizeAdminPage)
+    def get(self, args):
+        return _page(service.prizes_in_scope(current_scope()), args, schemas.prize_view)
+
+    @blp.arguments(schemas.PrizeCreateArgs)
+    @blp.response(201, schemas.PrizeAdminOut)
+    def post(self, args):
+        with unit_of_work():
+            prize = service.create_prize(current_actor(), current_scope(), args)
+            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
+        gate.sync_one(prize)
+        return _json(body, 201)
+
+
+@blp.route("/admin/prizes/<int:prize_id>")
+class AdminPrize(MethodView):
+    decorators = [admin_required]
+
+    @blp.response(200, schemas.PrizeAdminOut)
+    def get(self, prize_id):
+        return schemas.prize_view(service.prize_in_scope(current_scope(), prize_id))
+
+    @blp.arguments(schemas.PrizeUpdateArgs)
+    @blp.response(200, schemas.PrizeAdminOut)
+    def patch(self, args, prize_id):
+        with unit_of_work():
+            prize = service.prize_in_scope(current_scope(), prize_id)
+            service.update_prize(current_actor(), current_scope(), prize, args)
+            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
+        gate.sync_one(prize)
+        return _json(body)
+
+
+@blp.route("/admin/prizes/<int:prize_id>/image")
+class AdminPrizeImage(MethodView):
+    decorators = [admin_required]
+
+    @blp.response(200, schemas.PrizeAdminOut)
+    @transactional
+    def post(self, prize_id):
+        """Upload the picture as multipart field `image` (PNG, JPEG, GIF or WebP, at most 2 MB)."""
+        prize = service.prize_in_scope(current_scope(), prize_id)
+        upload = request.files.get("image")
+        service.set_image(current_actor(), prize, upload.read(service.MAX_IMAGE_BYTES + 1) if upload else b"")
+        return schemas.prize_view(prize)
+
+
+@blp.route("/admin/prizes/<int:prize_id>/restock")
+class AdminRestock(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(schemas.RestockArgs)
+    @blp.response(200, schemas.PrizeAdminOut)
+    def post(self, args, prize_id):
+        with unit_of_work():
+            prize = service.prize_in_scope(current_scope(), prize_id)
+            service.restock(current_actor(), current_scope(), prize, args["quantity"], args["pickup_point_id"],
+                            note=args["note"])
+            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
+        gate.sync_one(prize)
+        return _json(body)
+
+
+@blp.route("/admin/prizes/<int:prize_id>/stock-history")
+class AdminStockHistory(MethodView):
+    decorators = [admin_required]
+
+    @blp.response(200, schemas.StockEventOut(many=True))
+    def get(self, prize_id):
+        return service.stock_history(service.prize_in_scope(current_scope(), prize_id))
+
+
+@blp.route("/admin/prizes/<int:prize_id>/report")
+class AdminReport(MethodView):
+    decorators = [admin_required]
+
+    @blp.response(200, schemas.ReportOut)
+    def get(self, prize_id):
+        return service.report(service.prize_in_scope(current_scope(), prize_id))
+
+
+@blp.route("/admin/redemptions")
+class AdminRedemptions(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(schemas.AdminRedemptionArgs, location="query")
+    @blp.response(200, schemas.AdminRedemptionPage)
+    def get(self, args):
+        stmt = service.redemptions_in_scope(current_scope(), args["prize_id"], args["status"], args["approval"])
+        return _page(stmt, args, schemas.redemption_view)
+
+
+@blp.route("/admin/redemptions/export.csv")
+class AdminExport(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(schemas.AdminRedemptionArgs, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args):
+        """Redemptions as CSV (UTF-8 with BOM); cells are escaped against formula injection."""
+        stmt = service.redemptions_in_scope(current_scope(), args["prize_id"], args["status"], args["approval"])
+        return Response(export.redemptions_csv(stmt), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=redemptions.csv"})
+
+
+def _admin_action(name: str, action):
+    @blp.route(f"/admin/redemptions/<int:redemption_id>/{name}", endpoint=f"admin_redemption_{name}")
+    class AdminAction(MethodView):
+        decorators = [admin_required]
+
+        @blp.response(200, schemas.AdminRedemptionOut)
+        def post(self, redemption_id):
+            return _json(flow.close_by_admin(action, redemption_id))
+    AdminAction.__name__ = f"AdminRedemption{name.title()}"
+    return AdminAction
+
+
+_admin_action("approve", service.approve)
+_admin_action("reject", service.reject)
+_admin_action("deliver", service.mark_delivered)

@@ -1,0 +1,230 @@
+"""Input and output shapes of the prize API."""
+from __future__ import annotations
+
+from flask import url_for
+from marshmallow import Schema, fields, validate
+
+from .. import clock
+from ..members.models import CATEGORIES
+from ..pagination import PageArgs, page_schema
+from ..pii import mask_phone
+from . import service
+from .models import Prize, Redemption
+
+STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
+
+
+class RedeemArgs(Schema):
+    quantity = fields.Integer(load_default=1, strict=True,
+                              validate=validate.Range(min=1, max=service.MAX_QUANTITY))
+    pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    delivery_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    delivery_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+
+
+class MallArgs(PageArgs):
+    pass
+
+
+class RedemptionQueryArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class AdminRedemptionArgs(RedemptionQueryArgs):
+    prize_id = fields.Integer(load_default=None)
+    approval = fields.String(load_default=None, validate=validate.OneOf(("pending",)))
+
+
+class PickupPointOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+    kind = fields.String()
+    office_org_id = fields.Integer(allow_none=True)
+    store_id = fields.Integer(allow_none=True)
+
+
+class PickupPointArgs(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    address = fields.String(load_default="", validate=validate.Length(max=255))
+    office_org_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    store_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class PointStockOut(Schema):
+    pickup_point_id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+    stock = fields.Integer()
+
+
+class PrizeOut(Schema):
+    """What a member sees in the mall."""
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    image_url = fields.String(allow_none=True)
+    cost_points = fields.Integer()
+    stock = fields.Integer()
+    state = fields.String(metadata={"description": "available, sold_out, not_open or closed"})
+    affordable = fields.Boolean()
+    fulfilment = fields.String()
+    high_value = fields.Boolean()
+    opens_at = fields.DateTime(allow_none=True)
+    closes_at = fields.DateTime(allow_none=True)
+    per_day_limit = fields.Integer(allow_none=True)
+    per_month_limit = fields.Integer(allow_none=True)
+    lifetime_limit = fields.Integer(allow_none=True)
+    pickup_points = fields.List(fields.Nested(PointStockOut))
+
+
+class MallOut(page_schema(PrizeOut, "PrizePage")):
+    points_balance = fields.Integer()
+
+
+class PrizeAdminOut(PrizeOut):
+    org_id = fields.Integer()
+    daily_quota = fields.Integer(allow_none=True)
+    eligible_org_id = fields.Integer()
+    eligible_categories = fields.List(fields.String())
+    pickup_days = fields.Integer()
+    is_listed = fields.Boolean()
+    created_by_user_id = fields.Integer(allow_none=True)
+
+
+PrizeAdminPage = page_schema(PrizeAdminOut, "PrizeAdminPage")
+
+
+class RedemptionOut(Schema):
+    id = fields.Integer()
+    prize_id = fields.Integer()
+    prize_name = fields.String()
+    quantity = fields.Integer()
+    points_spent = fields.Integer()
+    status = fields.String()
+    approval = fields.String()
+    fulfilment = fields.String()
+    pickup_point = fields.Nested(PickupPointOut, allow_none=True)
+    pickup_code = fields.String(allow_none=True)
+    pickup_deadline = fields.DateTime(allow_none=True)
+    delivery_address = fields.String(allow_none=True)
+    delivery_phone = fields.String(allow_none=True, metadata={"description": "masked"})
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    points_balance = fields.Integer(metadata={"description": "the member's balance after this change"})
+
+
+RedemptionPage = page_schema(RedemptionOut, "RedemptionPage")
+
+
+class AdminRedemptionOut(RedemptionOut):
+    member_id = fields.Integer()
+    member_name = fields.String(metadata={"description": "masked"})
+
+
+AdminRedemptionPage = page_schema(AdminRedemptionOut, "AdminRedemptionPage")
+
+
+class AllocationArgs(Schema):
+    pickup_point_id = fields.Integer(required=True, strict=True)
+    stock = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=service.MAX_STOCK))
+
+
+class PrizeUpdateArgs(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=128))
+    description = fields.String(validate=validate.Length(max=4000))
+    cost_points = fields.Integer(strict=True, validate=validate.Range(min=1, max=service.MAX_COST))
+    per_day_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    per_month_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    lifetime_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    daily_quota = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    opens_at = fields.AwareDateTime(allow_none=True, default_timezone=clock.CHINA)
+    closes_at = fields.AwareDateTime(allow_none=True, default_timezone=clock.CHINA)
+    eligible_org_id = fields.Integer(strict=True)
+    eligible_categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)))
+    high_value = fields.Boolean()
+    pickup_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))
+    is_listed = fields.Boolean()
+
+
+class PrizeCreateArgs(PrizeUpdateArgs):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    cost_points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=service.MAX_COST))
+    fulfilment = fields.String(load_default="pickup", validate=validate.OneOf(("pickup", "delivery")))
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=service.MAX_STOCK))
+    allocations = fields.List(fields.Nested(AllocationArgs))
+
+
+class RestockArgs(Schema):
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=service.MAX_STOCK))
+    pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    note = fields.String(load_default="", validate=validate.Length(max=255))
+
+
+class PickupArgs(Schema):
+    pickup_point_id = fields.Integer(required=True, strict=True)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class PickupOut(Schema):
+    redemption_id = fields.Integer()
+    prize_name = fields.String()
+    quantity = fields.Integer()
+    member_name = fields.String(metadata={"description": "masked"})
+    status = fields.String()
+    approval = fields.String()
+    pickup_deadline = fields.DateTime()
+    pickup_point_id = fields.Integer()
+
+
+class ReportOut(Schema):
+    prize_id = fields.Integer()
+    redeemed = fields.Integer()
+    awaiting = fields.Integer()
+    handed_over = fields.Integer()
+    cancelled = fields.Integer()
+    expired = fields.Integer()
+    stock_left = fields.Integer()
+    stock_by_point = fields.List(fields.Nested(PointStockOut))
+
+
+class StockEventOut(Schema):
+    at = fields.DateTime()
+    delta = fields.Integer()
+    reason = fields.String()
+    note = fields.String()
+    pickup_point_id = fields.Integer(allow_none=True)
+    redemption_id = fields.Integer(allow_none=True)
+
+
+# --- plain views built from models (dumped through the schemas above) --------------------------
+
+def image_url(prize: Prize) -> str | None:
+    return url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None
+
+
+def prize_view(prize: Prize, balance: int | None = None) -> dict:
+    return {**{name: getattr(prize, name) for name in (
+        "id", "name", "description", "cost_points", "stock", "fulfilment", "high_value", "opens_at", "closes_at",
+        "per_day_limit", "per_month_limit", "lifetime_limit", "org_id", "daily_quota", "eligible_org_id",
+        "pickup_days", "is_listed", "created_by_user_id")},
+        "image_url": image_url(prize), "state": service.prize_state(prize),
+        "affordable": balance is not None and balance >= prize.cost_points,
+        "eligible_categories": prize.categories,
+        "pickup_points": [{"pickup_point_id": s.pickup_point_id, "name": s.pickup_point.name,
+                           "address": s.pickup_point.address, "stock": s.stock} for s in prize.stocks]}
+
+
+def redemption_view(r: Redemption, balance: int | None = None) -> dict:
+    return {"id": r.id, "prize_id": r.prize_id, "prize_name": r.prize.name, "quantity": r.quantity,
+            "points_spent": r.points_spent, "status": r.status, "approval": r.approval, "fulfilment": r.fulfilment,
+            "pickup_point": r.pickup_point, "pickup_code": r.pickup_code, "pickup_deadline": r.pickup_deadline,
+            "delivery_address": r.delivery_address, "delivery_phone": mask_phone(r.delivery_phone) if r.delivery_phone else None,
+            "created_at": r.created_at, "closed_at": r.closed_at, "points_balance": balance,
+            "member_id": r.member_id, "member_name": service.mask_name(r.member.name)}
+
+
+def pickup_view(r: Redemption) -> dict:
+    return {"redemption_id": r.id, "prize_name": r.prize.name, "quantity": r.quantity,
+            "member_name": service.mask_name(r.member.name), "status": r.status, "approval": r.approval,
+            "pickup_deadline": r.pickup_deadline, "pickup_point_id": r.pickup_point_id}

@@ -1,0 +1,738 @@
+"""Prize mall operations: prizes and pickup points (admin), redemption, cancellation, expiry,
+pickup hand-over, approvals and reports. Functions flush, never commit; limits are enforced here
+in SQL with conditional updates and unique constraints (gate.py only sheds load before this)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from .. import clock
+from ..audit import service as audit
+from ..auth.models import User
+from ..errors import Conflict, Forbidden, LimitReached, NotFound, ValidationError
+from ..extensions import db
+from ..members.models import CATEGORIES, Member
+from ..merchants.models import MerchantStaff, Store
+from ..orgs.models import Organisation
+from ..orgs.service import subtree_ids_select
+from ..pii import normalise_phone
+from ..points import service as points
+from .models import (PickupPoint, Prize, PrizeCounter, PrizeImage, PrizeStock, Redemption,
+                     StockChange)
+
+MAX_QUANTITY = 20
+MAX_STOCK = 1_000_000
+MAX_COST = 100_000_000
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+class PrizeNotFound(NotFound):
+    code = "prize_not_found"
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+
+
+class SoldOut(LimitReached):
+    code = "sold_out"
+
+
+class PointSoldOut(LimitReached):
+    code = "pickup_point_sold_out"
+
+
+class QuotaReached(LimitReached):
+    code = "daily_quota_reached"
+
+
+class MemberLimitReached(LimitReached):
+    code = "member_limit_reached"
+
+
+class PrizeNotOpen(Conflict):
+    code = "prize_not_open"
+
+
+class PrizeClosed(Conflict):
+    code = "prize_closed"
+
+
+class NotEligible(Forbidden):
+    code = "not_eligible"
+
+
+class NotCancellable(Conflict):
+    code = "not_cancellable"
+
+
+class PickupRefused(Conflict):
+    code = "pickup_refused"
+
+
+_PERIOD_NAMES = {"day": "每日", "month": "每月", "life": "累计"}
+
+
+def refusal_error(outcome: str) -> Exception:
+    """The same error for a refusal, whether Redis or SQL found it."""
+    if outcome == "sold_out":
+        return SoldOut("奖品已兑完。 This prize is sold out.")
+    if outcome == "point_sold_out":
+        return PointSoldOut("该领取点已无库存，请选择其他领取点。 No stock left at this pickup point.")
+    if outcome == "quota":
+        return QuotaReached("今日兑换名额已满，请明天再来。 Today's quota for this prize is used up.")
+    if outcome == "not_open":
+        return PrizeNotOpen("兑换尚未开始。 This prize is not open for redemption yet.")
+    if outcome == "closed":
+        return PrizeClosed("兑换已结束。 Redemption of this prize has closed.")
+    period = outcome.removeprefix("limit_")
+    return MemberLimitReached(f"已达到{_PERIOD_NAMES[period]}兑换上限。 You have reached your {period} limit "
+                              "for this prize.", details={"period": period})
+
+
+# --- pickup points ----------------------------------------------------------------------------
+
+def create_pickup_point(actor, scope: Organisation, *, name: str, address: str = "",
+                        office_org_id: int | None = None, store_id: int | None = None) -> PickupPoint:
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise ValidationError("pickup point name is required", details={"fields": {"name": "1 to 128 characters"}})
+    if (office_org_id is None) == (store_id is None):
+        raise ValidationError("choose a union office or a merchant store",
+                              details={"fields": {"office_org_id": "give exactly one of office_org_id, store_id"}})
+    if office_org_id is not None:
+        office = db.session.get(Organisation, office_org_id)
+        if office is None or not scope.contains(office):
+            raise NotFound("organisation not found")
+    else:
+        store = db.session.get(Store, store_id)
+        if store is None or not scope.contains(store.merchant.org):
+            raise NotFound("store not found")
+    point = PickupPoint(owner_org_id=scope.id, office_org_id=office_org_id, store_id=store_id,
+                        name=name, address=(address or "").strip()[:255])
+    db.session.add(point)
+    db.session.flush()
+    audit.record(actor, "pickup_point.create", "pickup_point", point.id, org_id=scope.id,
+                 after={"name": point.name, "office_org_id": office_org_id, "store_id": store_id})
+    return point
+
+
+def pickup_points_in_scope(scope: Organisation):
+    return (select(PickupPoint).where(PickupPoint.owner_org_id.in_(subtree_ids_select(scope)))
+            .order_by(PickupPoint.id))
+
+
+def _point_in_scope(scope: Organisation, point_id: int) -> PickupPoint:
+    point = db.session.get(PickupPoint, point_id)
+    if point is None or not scope.contains(point.owner_org):
+        raise NotFound("pickup point not found", code="pickup_point_not_found")
+    return point
+
+
+def staff_points(user) -> list[PickupPoint]:
+    """Pickup points this user hands prizes out at: admins at union offices in their subtree,
+    merchant staff at their merchant's stores."""
+    if user.role == "admin":
+        office = Organisation.__table__.alias("office")
+        return list(db.session.scalars(
+            select(PickupPoint).join(office, office.c.id == PickupPoint.office_org_id)
+            .where(office.c.path.startswith(user.org.path, autoescape=True)).order_by(PickupPoint.id)))
+    if user.role == "merchant_staff":
+        merchant_id = db.session.scalar(select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id))
+        if merchant_id is None:
+            return []
+        return list(db.session.scalars(
+            select(PickupPoint).join(Store, Store.id == PickupPoint.store_id)
+            .where(Store.merchant_id == merchant_id).order_by(PickupPoint.id)))
+    return []
+
+
+def staff_point(user, point_id: int) -> PickupPoint:
+    for point in staff_points(user):
+        if point.id == point_id:
+            return point
+    raise NotFound("pickup point not found", code="pickup_point_not_found")
+
+
+# --- prizes (admin) ---------------------------------------------------------------------------
+
+def _int_field(errors: dict, data: dict, name: str, low: int, high: int, required: bool = False) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            errors[name] = "required"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        errors[name] = f"a whole number from {low} to {high}"
+        return None
+    return value
+
+
+def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
+    errors: dict[str, str] = {}
+    out: dict = {}
+    if "name" in data or prize is None:
+        name = (data.get("name") or "").strip()
+        if not name or len(name) > 128:
+            errors["name"] = "1 to 128 characters"
+        out["name"] = name
+    if "description" in data:
+        out["description"] = (data.get("description") or "").strip()[:4000]
+    if "cost_points" in data or prize is None:
+        out["cost_points"] = _int_field(errors, data, "cost_points", 1, MAX_COST, required=True)
+    for name in ("per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota"):
+        if name in data:
+            out[name] = _int_field(errors, data, name, 1, 1_000_000)
+    if "pickup_days" in data:
+        out["pickup_days"] = _int_field(errors, data, "pickup_days", 1, 365, required=True)
+    for name in ("opens_at", "closes_at"):
+        if name in data:
+            value = data.get(name)
+            if value is not None and not isinstance(value, datetime):
+                errors[name] = "a date and time"
+            out[name] = clock.as_utc(value) if isinstance(value, datetime) else None
+    opens = out.get("opens_at", prize.opens_at if prize else None)
+    closes = out.get("closes_at", prize.closes_at if prize else None)
+    if opens and closes and clock.as_utc(closes) <= clock.as_utc(opens):
+        errors["closes_at"] = "must be after the opening time"
+    if "eligible_org_id" in data and data["eligible_org_id"] is not None:
+        org = db.session.get(Organisation, data["eligible_org_id"])
+        if org is None or not scope.contains(org):
+            errors["eligible_org_id"] = "not an organisation in your scope"
+        out["eligible_org_id"] = data["eligible_org_id"]
+    if "eligible_categories" in data:
+        cats = list(data.get("eligible_categories") or [])
+        if any(c not in CATEGORIES for c in cats):
+            errors["eligible_categories"] = f"each one of {', '.join(CATEGORIES)}"
+        out["eligible_categories"] = ",".join(c for c in CATEGORIES if c in cats)
+    if prize is None:
+        fulfilment = data.get("fulfilment") or "pickup"
+        if fulfilment not in ("pickup", "delivery"):
+            errors["fulfilment"] = "pickup or delivery"
+        out["fulfilment"] = fulfilment
+    for name in ("high_value", "is_listed"):
+        if name in data:
+            out[name] = bool(data[name])
+    if errors:
+        raise ValidationError("some prize fields are invalid", details={"fields": errors})
+    return out
+
+
+def prize_snapshot(prize: Prize) -> dict:
+    return {"name": prize.name, "cost_points": prize.cost_points, "stock": prize.stock,
+            "per_day_limit": prize.per_day_limit, "per_month_limit": prize.per_month_limit,
+            "lifetime_limit": prize.lifetime_limit, "daily_quota": prize.daily_quota,
+            "opens_at": prize.opens_at.isoformat() if prize.opens_at else None,
+            "closes_at": prize.closes_at.isoformat() if prize.closes_at else None,
+            "eligible_org_id": prize.eligible_org_id, "eligible_categories": prize.eligible_categories,
+            "fulfilment": prize.fulfilment, "high_value": prize.high_value, "is_listed": prize.is_listed}
+
+
+def create_prize(actor, scope: Organisation, data: dict) -> Prize:
+    """`data` as the admin schema loads it; pickup prizes take `allocations`
+    [{pickup_point_id, stock}], delivery prizes a plain `stock`."""
+    fields = _validated(scope, data, None)
+    prize = Prize(org_id=scope.id, eligible_org_id=fields.pop("eligible_org_id", None) or scope.id, stock=0,
+                  created_by_user_id=getattr(actor, "id", None), updated_by_user_id=getattr(actor, "id", None),
+                  **fields)
+    db.session.add(prize)
+    db.session.flush()
+    if prize.fulfilment == "pickup":
+        allocations = data.get("allocations") or []
+        if not allocations:
+            raise ValidationError("a pickup prize needs at least one pickup point",
+                                  details={"fields": {"allocations": "at least one pickup point"}})
+        for row in allocations:
+            restock(actor, scope, prize, row.get("stock") or 0, row.get("pickup_point_id"), reason="initial",
+                    allow_zero=True)
+    else:
+        restock(actor, scope, prize, data.get("stock") or 0, None, reason="initial", allow_zero=True)
+    audit.record(actor, "prize.create", "prize", prize.id, org_id=prize.org_id, after=prize_snapshot(prize))
+    return prize
+
+
+def update_prize(actor, scope: Organisation, prize: Prize, data: dict) -> Prize:
+    before = prize_snapshot(prize)
+    fields = _validated(scope, data, prize)
+    limits = ("per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota")
+    limits_changed = any(k in fields and fields[k] != getattr(prize, k) for k in limits)
+    for name, value in fields.items():
+        setattr(prize, name, value)
+    prize.updated_by_user_id = getattr(actor, "id", None)
+    db.session.flush()
+    if limits_changed:
+        rebuild_counters(prize)
+    audit.record(actor, "prize.update", "prize", prize.id, org_id=prize.org_id, before=before,
+                 after=prize_snapshot(prize))
+    return prize
+
+
+def restock(actor, scope: Organisation, prize: Prize, quantity, pickup_point_id: int | None, *,
+            note: str = "", reason: str = "restock", allow_zero: bool = False) -> StockChange | None:
+    low = 0 if allow_zero else 1
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not low <= quantity <= MAX_STOCK:
+        raise ValidationError("stock to add must be a whole number", details={"fields": {"stock": f"{low} to {MAX_STOCK}"}})
+    if prize.fulfilment == "pickup":
+        if pickup_point_id is None:
+            raise ValidationError("choose a pickup point", details={"fields": {"pickup_point_id": "required"}})
+        point = _point_in_scope(scope, pickup_point_id)
+        row = db.session.get(PrizeStock, (prize.id, point.id))
+        if row is None:
+            db.session.add(PrizeStock(prize_id=prize.id, pickup_point_id=point.id, stock=quantity))
+        elif quantity:
+            db.session.execute(update(PrizeStock).where(PrizeStock.prize_id == prize.id,
+                                                        PrizeStock.pickup_point_id == point.id)
+                               .values(stock=PrizeStock.stock + quantity)
+                               .execution_options(synchronize_session=False))
+    elif pickup_point_id is not None:
+        raise ValidationError("a delivery prize has no pickup points",
+                              details={"fields": {"pickup_point_id": "not for delivery prizes"}})
+    if quantity:
+        db.session.execute(update(Prize).where(Prize.id == prize.id).values(stock=Prize.stock + quantity)
+                           .execution_options(synchronize_session=False))
+    change = None
+    if quantity or reason == "initial":
+        change = StockChange(prize_id=prize.id, pickup_point_id=pickup_point_id, delta=quantity, reason=reason,
+                             note=(note or "")[:255], actor_user_id=getattr(actor, "id", None))
+        db.session.add(change)
+    db.session.flush()
+    db.session.expire(prize)
+    if reason == "restock":
+        audit.record(actor, "prize.restock", "prize", prize.id, org_id=prize.org_id,
+                     after={"added": quantity, "pickup_point_id": pickup_point_id, "stock": prize.stock})
+    return change
+
+
+_IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF87a": "image/gif",
+                b"GIF89a": "image/gif"}
+
+
+def sniff_image(data: bytes) -> str | None:
+    for magic, content_type in _IMAGE_TYPES.items():
+        if data.startswith(magic):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def set_image(actor, prize: Prize, data: bytes) -> PrizeImage:
+    """Only PNG, JPEG, GIF or WebP (checked by content, not by name), at most 2 MB."""
+    if not data:
+        raise ValidationError("the picture is empty", details={"fields": {"image": "choose a picture"}})
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValidationError("the picture is larger than 2 MB", code="image_too_large",
+                              details={"fields": {"image": "at most 2 MB"}})
+    content_type = sniff_image(data)
+    if content_type is None:
+        raise ValidationError("the picture must be PNG, JPEG, GIF or WebP", code="image_type",
+                              details={"fields": {"image": "PNG, JPEG, GIF or WebP"}})
+    image = PrizeImage(content_type=content_type, data=data, sha256=hashlib.sha256(data).hexdigest())
+    db.session.add(image)
+    db.session.flush()
+    prize.image_id = image.id
+    db.session.flush()
+    audit.record(actor, "prize.image", "prize", prize.id, org_id=prize.org_id,
+                 after={"image_id": image.id, "bytes": len(data), "type": content_type})
+    return image
+
+
+def prizes_in_scope(scope: Organisation):
+    return select(Prize).where(Prize.org_id.in_(subtree_ids_select(scope))).order_by(Prize.id.desc())
+
+
+def prize_in_scope(scope: Organisation, prize_id: int) -> Prize:
+    prize = db.session.get(Prize, prize_id)
+    if prize is None or not scope.contains(prize.org):
+        raise PrizeNotFound("prize not found")
+    return prize
+
+
+def rebuild_counters(prize: Prize) -> None:
+    """Recount the SQL counters from the live redemptions (after limits change)."""
+    db.session.execute(PrizeCounter.__table__.delete().where(PrizeCounter.prize_id == prize.id))
+    live = select(Redemption).where(Redemption.prize_id == prize.id,
+                                    Redemption.status.in_(("redeemed", "handed_over")))
+    totals: dict[tuple[str, str], int] = {}
+    for r in db.session.scalars(live):
+        for subject, period, _limit in _limits(prize, r.member_id, r.business_day):
+            totals[(subject, period)] = totals.get((subject, period), 0) + r.quantity
+    for (subject, period), count in totals.items():
+        db.session.add(PrizeCounter(prize_id=prize.id, subject=subject, period=period, count=count))
+    db.session.flush()
+
+
+# --- the mall (members) -----------------------------------------------------------------------
+
+def eligibility_filter(member: Member):
+    eligible = Organisation.__table__.alias("eligible")
+    org_ok = Prize.eligible_org_id.in_(select(eligible.c.id).where(
+        literal(member.org.path).startswith(eligible.c.path)))
+    category_ok = or_(Prize.eligible_categories == "",
+                      ("," + Prize.eligible_categories + ",").contains("," + member.category + ","))
+    return org_ok & category_ok
+
+
+def mall(member: Member):
+    return (select(Prize).where(Prize.is_listed.is_(True), eligibility_filter(member))
+            .options(selectinload(Prize.stocks).joinedload(PrizeStock.pickup_point))
+            .order_by(Prize.cost_points, Prize.id))
+
+
+def prize_state(prize: Prize, at: datetime | None = None) -> str:
+    at = at or clock.now()
+    if prize.opens_at and clock.as_utc(prize.opens_at) > at:
+        return "not_open"
+    if prize.closes_at and clock.as_utc(prize.closes_at) <= at:
+        return "closed"
+    if prize.stock <= 0:
+        return "sold_out"
+    return "available"
+
+
+def prize_for_member(member: Member, prize_id: int) -> Prize:
+    """A listed prize whose organisation subtree includes the member (else 404)."""
+    prize = db.session.get(Prize, prize_id)
+    # the member's organisation path lists its ancestors' ids: "/1/7/93/"
+    if prize is None or not prize.is_listed or f"/{prize.eligible_org_id}/" not in member.org.path:
+        raise PrizeNotFound("没有这个奖品。 No such prize.")
+    return prize
+
+
+def check_can_redeem(member: Member, prize: Prize, quantity, at: datetime) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationError("quantity must be a whole number from 1 to %d" % MAX_QUANTITY,
+                              details={"fields": {"quantity": f"1 to {MAX_QUANTITY}"}})
+    if member.status != "active":
+        raise NotEligible("只有在册会员可以兑换。 Only active members can redeem prizes.")
+    if prize.categories and member.category not in prize.categories:
+        raise NotEligible("此奖品不面向您所在的会员类别。 This prize is not offered to your member category.")
+    state = prize_state(prize, at)
+    if state in ("not_open", "closed"):
+        raise refusal_error(state)
+
+
+def _limits(prize: Prize, member_id: int, day) -> list[tuple[str, str, int | None]]:
+    subject = f"m{member_id}"
+    rows = [("all", f"d:{day}", prize.daily_quota), (subject, f"d:{day}", prize.per_day_limit),
+            (subject, f"m:{day.strftime('%Y-%m')}", prize.per_month_limit), (subject, "life", prize.lifetime_limit)]
+    return [r for r in rows if r[2] is not None]
+
+
+_LIMIT_OUTCOME = {"all": "quota", "d": "limit_day", "m": "limit_month", "l": "limit_life"}
+
+
+def _bump(prize_id: int, subject: str, period: str, quantity: int, limit: int) -> None:
+    outcome = "quota" if subject == "all" else _LIMIT_OUTCOME[period[0]]
+    if quantity > limit:
+        raise refusal_error(outcome)
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(PrizeCounter).values(prize_id=prize_id, subject=subject, period=period, count=quantity)
+    stmt = stmt.on_conflict_do_update(index_elements=["prize_id", "subject", "period"],
+                                      set_={"count": PrizeCounter.count + quantity},
+                                      where=PrizeCounter.count + quantity <= limit).returning(PrizeCounter.count)
+    if db.session.execute(stmt).scalar_one_or_none() is None:
+        raise refusal_error(outcome)
+
+
+def _unbump(prize_id: int, subject: str, period: str, quantity: int) -> None:
+    db.session.execute(update(PrizeCounter).where(
+        PrizeCounter.prize_id == prize_id, PrizeCounter.subject == subject, PrizeCounter.period == period,
+        PrizeCounter.count >= quantity).values(count=PrizeCounter.count - quantity)
+        .execution_options(synchronize_session=False))
+
+
+def _resolve_point(prize: Prize, pickup_point_id: int | None) -> int | None:
+    if prize.fulfilment != "pickup":
+        return None
+    ids = [row.pickup_point_id for row in prize.stocks]
+    if pickup_point_id is None and len(ids) == 1:
+        return ids[0]
+    if pickup_point_id not in ids:
+        raise _not_a_point(ids)
+    return pickup_point_id
+
+
+def _not_a_point(ids: list[int]) -> ValidationError:
+    return ValidationError("choose one of this prize's pickup points",
+                           details={"fields": {"pickup_point_id": "one of " + ", ".join(map(str, ids))}})
+
+
+def new_pickup_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def redeem(member: Member, prize: Prize, *, quantity: int, request_key: str, pickup_point_id: int | None = None,
+           delivery_address: str | None = None, delivery_phone: str | None = None,
+           actor_user_id: int | None = None) -> Redemption:
+    """One redemption in the caller's transaction: the redemption row (unique request key), the
+    ledger debit, the per-period counters, then the conditional stock decrements. Any refusal
+    raises and the caller rolls everything back."""
+    at = clock.now()
+    check_can_redeem(member, prize, quantity, at)
+    point_id = _resolve_point(prize, pickup_point_id)
+    address = phone = None
+    if prize.fulfilment == "delivery":
+        address = (delivery_address or "").strip()
+        if not 5 <= len(address) <= 255:
+            raise ValidationError("a delivery address is required",
+                                  details={"fields": {"delivery_address": "5 to 255 characters"}})
+        try:
+            phone = normalise_phone(delivery_phone)
+        except ValueError as exc:
+            raise ValidationError(str(exc), details={"fields": {"delivery_phone": str(exc)}}) from None
+    at_day = clock.business_day(at)
+    redemption = Redemption(
+        prize_id=prize.id, member_id=member.id, quantity=quantity, points_spent=prize.cost_points * quantity,
+        fulfilment=prize.fulfilment, pickup_point_id=point_id,
+        pickup_code=new_pickup_code() if point_id is not None else None,
+        pickup_deadline=at + timedelta(days=prize.pickup_days) if point_id is not None else None,
+        delivery_address=address, delivery_phone=phone, status="redeemed",
+        approval="pending" if prize.high_value else "not_needed", business_day=at_day,
+        idempotency_key=request_key, created_at=at)
+    db.session.add(redemption)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict("这笔兑换已提交过。 This redemption was already submitted.", code="duplicate_redemption") from None
+    entry = points.debit(member.id, redemption.points_spent, source_key=f"prize-redeem:{redemption.id}",
+                         reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
+    redemption.balance_after = entry.balance_after  # not a column: saves a query for the answer
+    for subject, period, limit in _limits(prize, member.id, at_day):
+        _bump(prize.id, subject, period, quantity, limit)
+    _take_stock(prize, point_id, quantity)
+    return redemption
+
+
+def _take_stock(prize: Prize, point_id: int | None, quantity: int) -> None:
+    """Last in the transaction: the prize row is every redeemer's hot row, so its lock is held
+    only from here to the commit. Lock order everywhere: member's account, counters, prize, point."""
+    taken = db.session.execute(update(Prize).where(Prize.id == prize.id, Prize.stock >= quantity)
+                               .values(stock=Prize.stock - quantity)
+                               .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        raise refusal_error("sold_out")
+    if point_id is not None:
+        taken = db.session.execute(update(PrizeStock).where(
+            PrizeStock.prize_id == prize.id, PrizeStock.pickup_point_id == point_id, PrizeStock.stock >= quantity)
+            .values(stock=PrizeStock.stock - quantity).execution_options(synchronize_session=False)).rowcount
+        if taken != 1:
+            raise refusal_error("point_sold_out")
+
+
+def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Redemption:
+    """Cancel or expire a redemption not yet handed over: stock, counters and points come back."""
+    changed = db.session.execute(update(Redemption).where(
+        Redemption.id == redemption.id, Redemption.status == "redeemed")
+        .values(status=status, closed_at=clock.now()).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise NotCancellable("此兑换已领取、取消或过期。 This redemption was already handed over, cancelled or expired.")
+    q = redemption.quantity
+    what = "取消" if status == "cancelled" else "过期"
+    points.credit(redemption.member_id, redemption.points_spent, kind="refund",
+                  source_key=f"prize-refund:{redemption.id}",
+                  reason=f"兑换{what}退回 {redemption.prize.name}", actor_user_id=actor_user_id)
+    for subject, period, _limit in _limits(redemption.prize, redemption.member_id, redemption.business_day):
+        _unbump(redemption.prize_id, subject, period, q)
+    db.session.execute(update(Prize).where(Prize.id == redemption.prize_id).values(stock=Prize.stock + q)
+                       .execution_options(synchronize_session=False))
+    if redemption.pickup_point_id is not None:
+        db.session.execute(update(PrizeStock).where(
+            PrizeStock.prize_id == redemption.prize_id, PrizeStock.pickup_point_id == redemption.pickup_point_id)
+            .values(stock=PrizeStock.stock + q).execution_options(synchronize_session=False))
+    db.session.refresh(redemption)
+    db.session.expire(redemption.prize)
+    return redemption
+
+
+def own_redemption(member: Member, redemption_id: int) -> Redemption:
+    r = db.session.get(Redemption, redemption_id)
+    if r is None or r.member_id != member.id:
+        raise RedemptionNotFound("没有这条兑换记录。 No such redemption.")
+    return r
+
+
+def my_redemptions(member: Member):
+    return select(Redemption).where(Redemption.member_id == member.id).order_by(Redemption.id.desc())
+
+
+def cancel(member: Member, redemption_id: int, actor_user_id: int | None) -> Redemption:
+    return _close(own_redemption(member, redemption_id), "cancelled", actor_user_id)
+
+
+def due_for_expiry(limit: int = 500) -> list[int]:
+    return list(db.session.scalars(select(Redemption.id).where(
+        Redemption.status == "redeemed", Redemption.pickup_deadline.is_not(None),
+        Redemption.pickup_deadline <= clock.now()).order_by(Redemption.id).limit(limit)))
+
+
+def expire(redemption_id: int) -> Redemption | None:
+    """Expire one unclaimed redemption; None if it was handed over or closed meanwhile."""
+    r = db.session.get(Redemption, redemption_id)
+    if r is None or r.status != "redeemed" or r.pickup_deadline is None \
+            or clock.as_utc(r.pickup_deadline) > clock.now():
+        return None
+    try:
+        return _close(r, "expired", None)
+    except NotCancellable:
+        return None
+
+
+def user_id_of(member_id: int) -> int | None:
+    return db.session.scalar(select(User.id).where(User.member_id == member_id))
+
+
+# --- pickup -----------------------------------------------------------------------------------
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def _normalise_code(code) -> str:
+    code = "".join(str(code or "").split()).upper()
+    if not code.isalnum() or not 4 <= len(code) <= 12:
+        raise ValidationError("enter the pickup code", details={"fields": {"code": "the code on the member's phone"}})
+    return code
+
+
+def find_for_pickup(user, point_id: int, code) -> Redemption:
+    point = staff_point(user, point_id)
+    code = _normalise_code(code)
+    r = db.session.scalar(select(Redemption).where(Redemption.pickup_code == code))
+    if r is None:
+        raise NotFound("核销码无效。 Unknown pickup code.", code="pickup_code_unknown")
+    if r.pickup_point_id != point.id:
+        raise PickupRefused("此核销码不属于本领取点。 This code is for another pickup point.",
+                            code="pickup_code_other_point")
+    if r.status == "handed_over":
+        raise PickupRefused("此核销码已使用。 This code was already used.", code="pickup_code_used")
+    if r.status == "cancelled":
+        raise PickupRefused("此兑换已取消。 This redemption was cancelled.", code="pickup_code_cancelled")
+    if r.status == "expired" or clock.as_utc(r.pickup_deadline) <= clock.now():
+        raise PickupRefused("此核销码已过期。 This code has expired.", code="pickup_code_expired")
+    return r
+
+
+def hand_over(user, point_id: int, code) -> Redemption:
+    r = find_for_pickup(user, point_id, code)
+    if r.approval == "pending":
+        raise PickupRefused("贵重奖品尚待第二位管理员审批。 This high-value prize awaits a second admin's approval.",
+                            code="awaiting_approval")
+    return _mark_handed_over(user, r, Redemption.pickup_deadline > clock.now())
+
+
+def _mark_handed_over(user, r: Redemption, *conditions) -> Redemption:
+    changed = db.session.execute(update(Redemption).where(
+        Redemption.id == r.id, Redemption.status == "redeemed", Redemption.approval != "pending", *conditions)
+        .values(status="handed_over", closed_at=clock.now(), handed_over_by_user_id=user.id)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise PickupRefused("此核销码已使用。 This code was already used.", code="pickup_code_used")
+    db.session.refresh(r)
+    audit.record(user, "redemption.hand_over", "redemption", r.id, org_id=r.prize.org_id,
+                 after={"prize_id": r.prize_id, "quantity": r.quantity, "pickup_point_id": r.pickup_point_id})
+    return r
+
+
+# --- admin: approvals, delivery, reports -------------------------------------------------------
+
+def redemption_in_scope(scope: Organisation, redemption_id: int) -> Redemption:
+    r = db.session.get(Redemption, redemption_id)
+    if r is None or not scope.contains(r.prize.org):
+        raise RedemptionNotFound("redemption not found")
+    return r
+
+
+def _second_admin(actor, r: Redemption) -> None:
+    if actor.id in (r.prize.created_by_user_id, r.prize.updated_by_user_id):
+        raise Forbidden("贵重奖品须由另一位管理员审批。 A different admin from the one who set up the prize must approve.",
+                        code="second_admin_required")
+
+
+def approve(actor, scope: Organisation, redemption_id: int) -> Redemption:
+    r = redemption_in_scope(scope, redemption_id)
+    _second_admin(actor, r)
+    changed = db.session.execute(update(Redemption).where(
+        Redemption.id == r.id, Redemption.approval == "pending", Redemption.status == "redeemed")
+        .values(approval="approved", approved_by_user_id=actor.id)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("this redemption is not awaiting approval", code="not_pending")
+    db.session.refresh(r)
+    audit.record(actor, "redemption.approve", "redemption", r.id, org_id=r.prize.org_id,
+                 after={"prize_id": r.prize_id, "member_id": r.member_id})
+    return r
+
+
+def reject(actor, scope: Organisation, redemption_id: int) -> Redemption:
+    r = redemption_in_scope(scope, redemption_id)
+    _second_admin(actor, r)
+    if r.approval != "pending":
+        raise Conflict("this redemption is not awaiting approval", code="not_pending")
+    _close(r, "cancelled", actor.id)
+    audit.record(actor, "redemption.reject", "redemption", r.id, org_id=r.prize.org_id,
+                 after={"prize_id": r.prize_id, "member_id": r.member_id, "refunded": r.points_spent})
+    return r
+
+
+def mark_delivered(actor, scope: Organisation, redemption_id: int) -> Redemption:
+    r = redemption_in_scope(scope, redemption_id)
+    if r.fulfilment != "delivery":
+        raise Conflict("pickup prizes are handed over with their code", code="not_delivery")
+    if r.approval == "pending":
+        raise PickupRefused("贵重奖品尚待第二位管理员审批。 This high-value prize awaits a second admin's approval.",
+                            code="awaiting_approval")
+    return _mark_handed_over(actor, r)
+
+
+def redemptions_in_scope(scope: Organisation, prize_id: int | None = None, status: str | None = None,
+                         approval: str | None = None):
+    stmt = (select(Redemption).join(Prize, Prize.id == Redemption.prize_id)
+            .where(Prize.org_id.in_(subtree_ids_select(scope))))
+    if prize_id is not None:
+        stmt = stmt.where(Redemption.prize_id == prize_id)
+    if status:
+        stmt = stmt.where(Redemption.status == status)
+    if approval:
+        stmt = stmt.where(Redemption.approval == approval, Redemption.status == "redeemed")
+    return stmt.order_by(Redemption.id.desc())
+
+
+def report(prize: Prize) -> dict:
+    rows = dict(db.session.execute(select(Redemption.status, func.sum(Redemption.quantity))
+                                   .where(Redemption.prize_id == prize.id).group_by(Redemption.status)).all())
+    counts = {s: int(rows.get(s) or 0) for s in ("redeemed", "handed_over", "cancelled", "expired")}
+    return {"prize_id": prize.id, "redeemed": sum(counts.values()), "awaiting": counts["redeemed"],
+            "handed_over": counts["handed_over"], "cancelled": counts["cancelled"], "expired": counts["expired"],
+            "stock_left": prize.stock,
+            "stock_by_point": [{"pickup_point_id": s.pickup_point_id, "name": s.pickup_point.name,
+                                "stock": s.stock} for s in prize.stocks]}
+
+
+def stock_history(prize: Prize, limit: int = 300) -> list[dict]:
+    """Every stock change, newest first: admin changes plus each redemption and its return."""
+    events = [{"at": clock.as_utc(c.created_at), "delta": c.delta, "reason": c.reason, "note": c.note,
+               "pickup_point_id": c.pickup_point_id, "redemption_id": None}
+              for c in db.session.scalars(select(StockChange).where(StockChange.prize_id == prize.id)
+                                          .order_by(StockChange.id.desc()).limit(limit))]
+    for r in db.session.scalars(select(Redemption).where(Redemption.prize_id == prize.id)
+                                .order_by(Redemption.id.desc()).limit(limit)):
+        events.append({"at": clock.as_utc(r.created_at), "delta": -r.quantity, "reason": "redeem", "note": "",
+                       "pickup_point_id": r.pickup_point_id, "redemption_id": r.id})
+        if r.status in ("cancelled", "expired"):
+            events.append({"at": clock.as_utc(r.closed_at), "delta": r.quantity, "reason": "cancel" if r.status == "cancelled" else "expire",
+                           "note": "", "pickup_point_id": r.pickup_point_id, "redemption_id": r.id})
+    events.sort(key=lambda e: e["at"], reverse=True)
+    return events[:limit]
+

@@ -1,0 +1,346 @@
+"""Prize pages: the member's mall and redemptions (phone first), the pickup-point staff page,
+and the admin prize console."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import clock
+from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..database import unit_of_work
+from ..errors import DomainError, Forbidden
+from ..extensions import db
+from ..orgs import service as orgs
+from ..pagination import paginate
+from ..points import service as points
+from . import export, flow, gate, service
+from .forms import EmptyForm, ImageForm, PickupForm, PointForm, PrizeForm, RedeemForm, RestockForm
+from .models import PrizeImage
+
+bp = Blueprint("prizes", __name__)
+
+
+# --- member ---------------------------------------------------------------------------------
+
+@bp.get("/prizes")
+@member_required
+def mall():
+    member = current_user.member
+    page = request.args.get("page", 1, type=int)
+    items, total = paginate(service.mall(member), max(page, 1), 40)
+    return render_template("prizes/mall.html", prizes=items, total=total, page=page, per_page=40,
+                           balance=points.balance(member.id), state=service.prize_state)
+
+
+@bp.get("/prizes/<int:prize_id>")
+@member_required
+def detail(prize_id):
+    member = current_user.member
+    prize = service.prize_for_member(member, prize_id)
+    form = RedeemForm(formdata=None)
+    form.pickup_point_id.choices = [(s.pickup_point_id, f"{s.pickup_point.name}（{_('剩余')} {s.stock}）")
+                                    for s in prize.stocks]
+    return render_template("prizes/detail.html", prize=prize, form=form, balance=points.balance(member.id),
+                           state=service.prize_state(prize))
+
+
+@bp.route("/prizes/<int:prize_id>/confirm", methods=["GET", "POST"])
+@member_required
+def confirm(prize_id):
+    """The one confirmation: a summary with the final button; the nonce makes a double tap safe."""
+    member = current_user.member
+    prize = service.prize_for_member(member, prize_id)
+    form = RedeemForm(request.args if request.method == "GET" else None)
+    form.pickup_point_id.choices = [(s.pickup_point_id, s.pickup_point.name) for s in prize.stocks]
+    if request.method == "GET":
+        quantity = form.quantity.data if isinstance(form.quantity.data, int) else 1
+        form.nonce.data = secrets.token_urlsafe(16)
+        point = next((s.pickup_point for s in prize.stocks if s.pickup_point_id == form.pickup_point_id.data),
+                     prize.stocks[0].pickup_point if len(prize.stocks) == 1 else None)
+        return render_template("prizes/confirm.html", prize=prize, form=form, quantity=quantity, point=point,
+                               balance=points.balance(member.id))
+    form = RedeemForm()
+    form.pickup_point_id.choices = [(s.pickup_point_id, s.pickup_point.name) for s in prize.stocks]
+    if not form.validate():
+        flash(_("请检查兑换数量和领取点。"), "error")
+        return redirect(url_for("prizes.detail", prize_id=prize_id))
+    args = {"quantity": form.quantity.data, "pickup_point_id": form.pickup_point_id.data or None,
+            "delivery_address": form.delivery_address.data or None, "delivery_phone": form.delivery_phone.data or None}
+    try:
+        body, _status = flow.redeem(prize_id, args, form.nonce.data or None)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("prizes.detail", prize_id=prize_id))
+    flash(_("兑换成功！请凭核销码到领取点领取。") if body["pickup_code"] else _("兑换成功！我们会尽快寄出。"), "success")
+    return redirect(url_for("prizes.my_redemption", redemption_id=body["id"]))
+
+
+@bp.get("/prizes/my")
+@member_required
+def my_redemptions():
+    member = current_user.member
+    page = request.args.get("page", 1, type=int)
+    items, total = paginate(service.my_redemptions(member), max(page, 1), 30)
+    return render_template("prizes/my.html", redemptions=items, total=total, page=page, per_page=30,
+                           balance=points.balance(member.id))
+
+
+@bp.get("/prizes/my/<int:redemption_id>")
+@member_required
+def my_redemption(redemption_id):
+    member = current_user.member
+    r = service.own_redemption(member, redemption_id)
+    return render_template("prizes/redemption.html", r=r, form=EmptyForm(), balance=points.balance(member.id),
+                           now=clock.now(), as_utc=clock.as_utc)
+
+
+@bp.post("/prizes/my/<int:redemption_id>/cancel")
+@member_required
+def cancel(redemption_id):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        flow.cancel(redemption_id)
+        flash(_("已取消兑换，积分已退回。"), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("prizes.my_redemption", redemption_id=redemption_id))
+
+
+@bp.get("/prizes/images/<int:image_id>")
+def image(image_id):
+    """Served with the sniffed type only, never as HTML or SVG."""
+    picture = db.session.get(PrizeImage, image_id)
+    if picture is None:
+        abort(404)
+    response = Response(picture.data, mimetype=picture.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# --- pickup-point staff ---------------------------------------------------------------------
+
+@bp.route("/prizes/pickup", methods=["GET", "POST"])
+@login_required
+def pickup():
+    if current_user.role not in ("admin", "merchant_staff"):
+        raise Forbidden(_("只有领取点工作人员可以核销。"))
+    staff = current_actor()
+    points_ = service.staff_points(staff)
+    form = PickupForm()
+    form.pickup_point_id.choices = [(p.id, p.name) for p in points_]
+    found = None
+    if form.validate_on_submit():
+        try:
+            found = service.find_for_pickup(staff, form.pickup_point_id.data, form.code.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+    return render_template("prizes/pickup.html", form=form, points=points_, found=found,
+                           hand_over_form=EmptyForm(), mask_name=service.mask_name)
+
+
+@bp.post("/prizes/pickup/hand-over")
+@login_required
+def hand_over():
+    if current_user.role not in ("admin", "merchant_staff") or not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        with unit_of_work():
+            r = service.hand_over(current_actor(), request.form.get("pickup_point_id", type=int) or 0,
+                                  request.form.get("code", ""))
+            flash(_("已核销：%(prize)s ×%(n)s，会员 %(name)s", prize=r.prize.name, n=r.quantity,
+                    name=service.mask_name(r.member.name)), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("prizes.pickup"))
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+def _point_choices(scope):
+    return [(p.id, p.name) for p in db.session.scalars(service.pickup_points_in_scope(scope))]
+
+
+@bp.get("/admin/prizes")
+@admin_required
+def admin_list():
+    scope = current_scope()
+    page = request.args.get("page", 1, type=int)
+    items, total = paginate(service.prizes_in_scope(scope), max(page, 1), 50)
+    pending, _n = paginate(service.redemptions_in_scope(scope, approval="pending"), 1, 20)
+    return render_template("prizes/admin_list.html", prizes=items, total=total, page=page, per_page=50,
+                           pending=pending, action_form=EmptyForm(), state=service.prize_state)
+
+
+def _form_data(form: PrizeForm, scope, creating: bool) -> dict:
+    data = {name: getattr(form, name).data for name in (
+        "name", "description", "cost_points", "per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota",
+        "pickup_days", "high_value", "is_listed")}
+    data["eligible_categories"] = form.eligible_categories.data or []
+    for name in ("opens_at", "closes_at"):
+        value = getattr(form, name).data
+        data[name] = value.replace(tzinfo=clock.CHINA) if value else None
+    code = (form.eligible_org_code.data or "").strip()
+    if code:
+        org = orgs.get_by_code(code)
+        data["eligible_org_id"] = org.id if org else -1
+    if creating:
+        data["fulfilment"] = form.fulfilment.data
+        if form.fulfilment.data == "pickup":
+            data["allocations"] = [{"pickup_point_id": form.pickup_point_id.data, "stock": form.stock.data or 0}] \
+                if form.pickup_point_id.data else []
+        else:
+            data["stock"] = form.stock.data or 0
+    return data
+
+
+@bp.route("/admin/prizes/new", methods=["GET", "POST"])
+@admin_required
+def admin_new():
+    scope = current_scope()
+    form = PrizeForm()
+    form.pickup_point_id.choices = _point_choices(scope)
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                prize = service.create_prize(current_actor(), scope, _form_data(form, scope, True))
+            gate.sync_one(prize)
+            flash(_("奖品已创建。"), "success")
+            return redirect(url_for("prizes.admin_edit", prize_id=prize.id))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            _field_errors(form, exc)
+    return render_template("prizes/admin_form.html", form=form, prize=None)
+
+
+def _field_errors(form, exc: DomainError) -> None:
+    for name, message in (exc.details.get("fields") or {}).items():
+        field = getattr(form, name, None) or (form.eligible_org_code if name == "eligible_org_id" else None)
+        if field is not None:
+            field.errors = list(field.errors) + [str(message)]
+
+
+@bp.route("/admin/prizes/<int:prize_id>", methods=["GET", "POST"])
+@admin_required
+def admin_edit(prize_id):
+    scope = current_scope()
+    prize = service.prize_in_scope(scope, prize_id)
+    form = PrizeForm(obj=prize if request.method == "GET" else None)
+    form.pickup_point_id.choices = _point_choices(scope)
+    if request.method == "GET":
+        form.eligible_org_code.data = prize.eligible_org.code
+        form.eligible_categories.data = prize.categories
+        for name in ("opens_at", "closes_at"):
+            value = getattr(prize, name)
+            getattr(form, name).data = clock.as_utc(value).astimezone(clock.CHINA).replace(tzinfo=None) if value else None
+    elif form.validate_on_submit():
+        try:
+            with unit_of_work():
+                service.update_prize(current_actor(), scope, prize, _form_data(form, scope, False))
+            gate.sync_one(prize)
+            flash(_("已保存。"), "success")
+            return redirect(url_for("prizes.admin_edit", prize_id=prize_id))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            _field_errors(form, exc)
+    restock_form = RestockForm(formdata=None)
+    restock_form.pickup_point_id.choices = _point_choices(scope)
+    redemptions, _n = paginate(service.redemptions_in_scope(scope, prize_id=prize.id), 1, 50)
+    return render_template("prizes/admin_form.html", form=form, prize=prize, restock_form=restock_form,
+                           image_form=ImageForm(formdata=None), action_form=EmptyForm(), report=service.report(prize),
+                           history=service.stock_history(prize, 100), redemptions=redemptions,
+                           image_url=url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None)
+
+
+@bp.post("/admin/prizes/<int:prize_id>/restock")
+@admin_required
+def admin_restock(prize_id):
+    scope = current_scope()
+    form = RestockForm()
+    form.pickup_point_id.choices = _point_choices(scope)
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                prize = service.prize_in_scope(scope, prize_id)
+                service.restock(current_actor(), scope, prize, form.quantity.data,
+                                form.pickup_point_id.data if prize.fulfilment == "pickup" else None,
+                                note=form.note.data or "")
+            gate.sync_one(prize)
+            flash(_("已补充库存。"), "success")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    else:
+        flash(_("请填写增加数量。"), "error")
+    return redirect(url_for("prizes.admin_edit", prize_id=prize_id))
+
+
+@bp.post("/admin/prizes/<int:prize_id>/image")
+@admin_required
+def admin_image(prize_id):
+    form = ImageForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                prize = service.prize_in_scope(current_scope(), prize_id)
+                service.set_image(current_actor(), prize, form.image.data.read(service.MAX_IMAGE_BYTES + 1))
+            flash(_("图片已更新。"), "success")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    else:
+        flash(_("请选择图片。"), "error")
+    return redirect(url_for("prizes.admin_edit", prize_id=prize_id))
+
+
+_ACTIONS = {"approve": service.approve, "reject": service.reject, "deliver": service.mark_delivered}
+
+
+@bp.post("/admin/prizes/redemptions/<int:redemption_id>/<action>")
+@admin_required
+def admin_action(redemption_id, action):
+    if action not in _ACTIONS or not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        flow.close_by_admin(_ACTIONS[action], redemption_id)
+        flash(_("已处理。"), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("prizes.admin_list"))
+
+
+@bp.route("/admin/prizes/points", methods=["GET", "POST"])
+@admin_required
+def admin_points():
+    scope = current_scope()
+    form = PointForm()
+    if form.validate_on_submit():
+        office_id = store_id = None
+        if form.kind.data == "office":
+            org = orgs.get_by_code((form.office_org_code.data or "").strip())
+            office_id = org.id if org else -1
+        else:
+            store_id = form.store_id.data
+        try:
+            with unit_of_work():
+                service.create_pickup_point(current_actor(), scope, name=form.name.data, address=form.address.data or "",
+                                            office_org_id=office_id, store_id=store_id)
+            flash(_("领取点已添加。"), "success")
+            return redirect(url_for("prizes.admin_points"))
+        except DomainError as exc:
+            flash(exc.message, "error")
+    return render_template("prizes/admin_points.html", form=form,
+                           points=db.session.scalars(service.pickup_points_in_scope(scope)).all())
+
+
+@bp.get("/admin/prizes/export.csv")
+@admin_required
+def admin_export():
+    prize_id = request.args.get("prize_id", type=int)
+    stmt = service.redemptions_in_scope(current_scope(), prize_id)
+    return Response(export.redemptions_csv(stmt), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=redemptions.csv"})

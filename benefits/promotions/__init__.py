@@ -1,0 +1,1 @@
+"""Discount rules (优惠规则), their versions, budgets and limits, and the pure engine."""

@@ -1,0 +1,554 @@
+"""Discount rules: admin operations (versioned), and the till-side quote / apply / give_back.
+
+Exactness: `apply` consumes a rule's per-member uses, global uses and budget inside the caller's
+SQL transaction with conditional UPDATEs (and unique counter rows); the Redis gate in `gate.py`
+only sheds requests for exhausted rules before SQL is touched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import Integer, String, any_, bindparam, case, func, insert, null, select, union_all, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import clock
+from ..audit import service as audit
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..money import split_fairly
+from ..orgs.models import Organisation
+from ..orgs.service import subtree_ids_select
+from . import engine, gate
+from .engine import Purchase, Quote, Rejected, RuleBook, RuleState, RuleTerms
+from .models import PromotionMemberUse, PromotionRule, PromotionRuleVersion, PromotionUsage
+from .validation import clean_terms
+
+# ---------------------------------------------------------------- admin side
+
+def rules_in_scope(scope: Organisation):
+    return (select(PromotionRule).where(PromotionRule.org_id.in_(subtree_ids_select(scope)))
+            .order_by(PromotionRule.status, PromotionRule.id.desc()))
+
+
+def get_rule_in_scope(scope: Organisation, rule_id: int) -> PromotionRule:
+    rule = db.session.get(PromotionRule, rule_id)
+    if rule is None or not scope.contains(rule.org):
+        raise NotFound("promotion rule not found")
+    return rule
+
+
+def _add_version(actor, rule: PromotionRule, terms: dict) -> PromotionRuleVersion:
+    number = (max((v.number for v in rule.versions), default=0)) + 1
+    version = PromotionRuleVersion(rule=rule, number=number, name=rule.name, terms=terms,
+                                   created_by_user_id=getattr(actor, "id", None))
+    db.session.add(version)
+    db.session.flush()
+    rule.current_version_id = version.id
+    return version
+
+
+def create_rule(actor, scope: Organisation, data: dict) -> PromotionRule:
+    """A new rule owned by the admin's union (`scope`), with version 1."""
+    terms = clean_terms(data, scope)
+    rule = PromotionRule(org=scope, name=data["name"].strip(), status="active",
+                         budget_fen=terms["budget_fen"], budget_used_fen=0,
+                         global_limit=terms["global_limit"], uses_count=0, revision=1)
+    db.session.add(rule)
+    db.session.flush()
+    _add_version(actor, rule, terms)
+    audit.record(actor, "promotion.create", "promotion_rule", rule.id, org_id=rule.org_id,
+                 after={"name": rule.name, **terms})
+    return rule
+
+
+def edit_rule(actor, scope: Organisation, rule: PromotionRule, data: dict) -> PromotionRuleVersion:
+    """A new version; older versions and the transactions that snapshot them stay as they were."""
+    terms = clean_terms(data, scope, rule=rule)
+    before = dict(rule.current_version.terms) if rule.current_version else None
+    rule.name = data["name"].strip()
+    rule.budget_fen = terms["budget_fen"]
+    rule.global_limit = terms["global_limit"]
+    rule.revision += 1
+    rule.updated_at = clock.now()
+    version = _add_version(actor, rule, terms)
+    db.session.flush()
+    gate.forget(rule.id)
+    audit.record(actor, "promotion.edit", "promotion_rule", rule.id, org_id=rule.org_id,
+                 before=before, after={"name": rule.name, "version": version.number, **terms})
+    return version
+
+
+def set_status(actor, rule: PromotionRule, status: str) -> PromotionRule:
+    if status not in ("active", "paused"):
+        raise ValidationError("status must be active or paused", details={"fields": {"status": ["unknown"]}})
+    if rule.status != status:
+        before = rule.status
+        rule.status = status
+        rule.revision += 1
+        rule.updated_at = clock.now()
+        db.session.flush()
+        audit.record(actor, "promotion.status", "promotion_rule", rule.id, org_id=rule.org_id,
+                     before={"status": before}, after={"status": status})
+    return rule
+
+
+def terms_of(rule: PromotionRule, version: PromotionRuleVersion | None = None) -> RuleTerms:
+    version = version or rule.current_version
+    return RuleTerms.from_json(rule.id, version.id, version.name, rule.org.path, version.terms)
+
+
+PREVIEW_AMOUNTS = (5000, 10000, 20000, 25000, 50000)
+
+
+def preview(scope: Organisation, data: dict, amounts: tuple[int, ...] = PREVIEW_AMOUNTS) -> list[Quote]:
+    """What a draft rule gives on sample amounts (validated; nothing written)."""
+    terms = clean_terms(data, scope)
+    draft = RuleTerms.from_json(0, 0, data["name"].strip(), scope.path, terms)
+    return [engine.preview(draft, amount) for amount in amounts]
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    uses: int
+    returned_uses: int
+    discount_fen: int
+    returned_fen: int
+    budget_fen: int | None
+    budget_left_fen: int | None
+    funders: dict[str, int]
+    by_version: list[tuple[int, int, int]]    # (version number, uses, net discount)
+
+
+def report(rule: PromotionRule) -> RuleReport:
+    u = PromotionUsage
+    row = db.session.execute(
+        select(func.count(u.id), func.coalesce(func.sum(case((u.use_returned.is_(True), 1), else_=0)), 0),
+               func.coalesce(func.sum(u.discount_fen), 0), func.coalesce(func.sum(u.returned_fen), 0),
+               func.coalesce(func.sum(u.union_fen - u.returned_union_fen), 0),
+               func.coalesce(func.sum(u.bank_fen - u.returned_bank_fen), 0),
+               func.coalesce(func.sum(u.merchant_fen - u.returned_merchant_fen), 0))
+        .where(u.rule_id == rule.id)).one()
+    versions = db.session.execute(
+        select(PromotionRuleVersion.number, func.count(u.id),
+               func.coalesce(func.sum(u.discount_fen - u.returned_fen), 0))
+        .join(u, u.version_id == PromotionRuleVersion.id)
+        .where(PromotionRuleVersion.rule_id == rule.id)
+        .group_by(PromotionRuleVersion.number).order_by(PromotionRuleVersion.number)).all()
+    return RuleReport(uses=int(row[0]) - int(row[1]), returned_uses=int(row[1]), discount_fen=int(row[2]),
+                      returned_fen=int(row[3]), budget_fen=rule.budget_fen, budget_left_fen=rule.budget_left_fen,
+                      funders={"union": int(row[4]), "bank": int(row[5]), "merchant": int(row[6])},
+                      by_version=[(n, int(c), int(d)) for n, c, d in versions])
+
+
+# ---------------------------------------------------------------- the rule book (per process)
+#
+# Each process keeps the active rules' terms compiled into a `RuleBook` (scope index) together
+# with the stamp it was built under: the rule count, the sum of revisions (bumped by every edit
+# and status change) and the highest id. Rules are never deleted, so any committed change moves
+# the stamp. The till reads the stamp in the same statement as the live budgets and uses
+# (`_live`), so a quote never uses a book older than the counters it reads, at no extra query.
+
+def _stamp_columns():
+    r = PromotionRule
+    return (func.count(r.id), func.coalesce(func.sum(r.revision), 0), func.coalesce(func.max(r.id), 0))
+
+
+class _Book:
+    """A compiled book, its stamp, and the candidate lists per till worked out from it."""
+    __slots__ = ("stamp", "book", "tills")
+
+    def __init__(self, stamp: tuple, book: RuleBook):
+        self.stamp, self.book, self.tills = stamp, book, {}
+
+
+def _build(stamp: tuple) -> _Book:
+    """Compile the active rules. `stamp` was read before (or with) this query, so the book is
+    never older than its stamp; at worst newer, which the next stamp check corrects."""
+    rows = db.session.execute(
+        select(PromotionRule.id, PromotionRuleVersion.id, PromotionRuleVersion.name, Organisation.path,
+               PromotionRuleVersion.terms)
+        .join(PromotionRuleVersion, PromotionRuleVersion.id == PromotionRule.current_version_id)
+        .join(Organisation, Organisation.id == PromotionRule.org_id)
+        .where(PromotionRule.status == "active")).all()
+    built = _Book(tuple(stamp), RuleBook.build([RuleTerms.from_json(*r) for r in rows]))
+    current_app.extensions["promotions_book"] = built
+    return built
+
+
+def _read_stamp() -> tuple:
+    return tuple(db.session.execute(select(*_stamp_columns())).one())
+
+
+def _current_book() -> _Book:
+    stamp = _read_stamp()
+    cached = current_app.extensions.get("promotions_book")
+    return cached if cached is not None and cached.stamp == stamp else _build(stamp)
+
+
+def rule_book() -> RuleBook:
+    """Active rules indexed by scope; rebuilt only when a rule changed (one aggregate query)."""
+    return _current_book().book
+
+
+# ---------------------------------------------------------------- till side
+
+def period_keys(day: date) -> dict[str, str]:
+    year, week, _ = day.isocalendar()
+    return {"day": f"d{day.isoformat()}", "week": f"w{year}-{week:02d}", "month": f"m{day:%Y-%m}",
+            "total": "all"}
+
+
+def _purchase(member, card, merchant, store, amount_fen: int, at: datetime) -> Purchase:
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
+        raise ValidationError("amount must be a positive number of fen",
+                              details={"fields": {"amount_fen": ["must be more than zero"]}})
+    return Purchase(amount_fen=amount_fen, at=at, merchant_id=merchant.id, merchant_category=merchant.category,
+                    merchant_org_path=merchant.org.path, store_id=store.id if store is not None else None,
+                    card_active=card is not None and card.status == "active",
+                    member_category=member.category, member_org_path=member.org.path)
+
+
+@dataclass(frozen=True)
+class _TillRules:
+    candidates: tuple[RuleTerms, ...]
+    counted: list[int]      # rules with a budget or a global limit: their counters are read live
+    limited: list[int]      # rules with per-member limits: this member's uses are read live
+
+
+def _till_rules(b: _Book, purchase: Purchase) -> _TillRules:
+    key = (purchase.merchant_id, purchase.store_id, purchase.merchant_category, purchase.merchant_org_path)
+    found = b.tills.get(key)
+    if found is None:
+        found = b.book.candidates(merchant_id=purchase.merchant_id, store_id=purchase.store_id,
+                                  category=purchase.merchant_category, merchant_org_path=purchase.merchant_org_path)
+        found = _TillRules(tuple(found),
+                           [t.rule_id for t in found if t.budget_fen is not None or t.global_limit is not None],
+                           [t.rule_id for t in found if t.per_member])
+        if len(b.tills) > 20_000:
+            b.tills.clear()
+        b.tills[key] = found
+    return found
+
+
+_LIVE_STATEMENTS: dict[tuple[str, bool], object] = {}
+
+
+def _live_statement(dialect: str, limited: bool):
+    """Built once per dialect: rebuilding the statement per request cost more than running it."""
+    stmt = _LIVE_STATEMENTS.get((dialect, limited))
+    if stmt is None:
+        pg = dialect == "postgresql"
+
+        def among(column, name, type_):
+            # PostgreSQL: one array parameter (`= ANY`), so the statement text never changes
+            return column == any_(bindparam(name, type_=ARRAY(type_))) if pg else column.in_(bindparam(name, expanding=True))
+
+        r, u = PromotionRule, PromotionMemberUse
+        stamp = select(*(c.label(f"s{i}") for i, c in enumerate(_stamp_columns()))).subquery("book_stamp")
+        stmt = (select(stamp.c.s0, stamp.c.s1, stamp.c.s2, r.id, r.status, r.budget_fen - r.budget_used_fen,
+                       r.global_limit - r.uses_count, null().label("period"), null().label("uses"))
+                .select_from(stamp.outerjoin(r, among(r.id, "counted", Integer))))
+        if limited:
+            stmt = union_all(stmt, select(null(), null(), null(), u.rule_id, null(), null(), null(), u.period, u.uses)
+                             .where(u.member_id == bindparam("member_id"), among(u.rule_id, "limited", Integer),
+                                    among(u.period, "periods", String)))
+        stmt = _LIVE_STATEMENTS[(dialect, limited)] = stmt
+    return stmt
+
+
+def _live(rules: _TillRules, member_id: int, day: date):
+    """One statement: the rule-book stamp, the counters of the counted rules and this member's
+    uses of the limited ones in the current periods. Returns (stamp, counters, uses)."""
+    keys = period_keys(day)
+    params = {"counted": rules.counted}
+    if rules.limited:
+        params.update(member_id=member_id, limited=rules.limited, periods=list(keys.values()))
+    stmt = _live_statement(db.session.get_bind().dialect.name, bool(rules.limited))
+    by_key = {v: k for k, v in keys.items()}
+    found_stamp, counters, used = None, {}, {}
+    for row in db.session.execute(stmt, params):
+        if row[0] is not None:
+            found_stamp = (row[0], row[1], row[2])
+            if row[3] is not None:
+                counters[row[3]] = (row[4], row[5], row[6])
+        else:
+            used.setdefault(row[3], {})[by_key[row[7]]] = row[8]
+    return found_stamp, counters, used
+
+
+_OPEN = RuleState()
+
+
+def _states(rules: _TillRules, counters: dict, used: dict) -> dict[int, RuleState]:
+    states = {}
+    for t in rules.candidates:
+        member_used = tuple(used.get(t.rule_id, {}).items())
+        if t.rule_id in counters:
+            status, budget_left, uses_left = counters[t.rule_id]
+            states[t.rule_id] = RuleState(budget_left_fen=budget_left, uses_left=uses_left,
+                                          member_used=member_used, active=status == "active")
+        elif t.budget_fen is None and t.global_limit is None:
+            # nothing to count: the book (checked against the stamp just now) says it is active
+            states[t.rule_id] = RuleState(member_used=member_used) if member_used else _OPEN
+    return states
+
+
+def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str]) -> Quote:
+    b = current_app.extensions.get("promotions_book") or _build(_read_stamp())
+    day = clock.business_day(purchase.at)
+    for _attempt in range(3):
+        rules = _till_rules(b, purchase)
+        stamp, counters, used = _live(rules, member_id, day)
+        if stamp == b.stamp:
+            break
+        b = _build(stamp)   # a rule changed since this process compiled its book
+    states = _states(rules, counters, used)
+    candidates = rules.candidates
+    pairs = [(t, states[t.rule_id]) for t in candidates if t.rule_id in states and t.rule_id not in excluded]
+    result = engine.evaluate(purchase, pairs)
+    if not excluded:
+        return result
+    names = {t.rule_id: t.name for t in candidates}
+    extra = tuple(Rejected(rid, names.get(rid, ""), reason, engine.REASONS[reason]) for rid, reason in excluded.items())
+    return Quote(result.amount_fen, result.discount_fen, result.pay_fen, result.applied,
+                 result.rejected + extra, result.hints)
+
+
+def quote(*, member, card, merchant, store, amount_fen: int, at: datetime | None = None) -> Quote:
+    """Read-only: the best eligible offer(s) now, given budgets left and the member's usage."""
+    purchase = _purchase(member, card, merchant, store, amount_fen, at or clock.now())
+    return _evaluate(purchase, member.id, {})
+
+
+def apply(*, member, card, merchant, store, amount_fen: int, usage_key: str,
+          at: datetime | None = None) -> Quote:
+    """Recompute under current limits and consume them, inside the caller's transaction (flush only).
+
+    Each applied rule takes one per-member use per limited period, one global use and its
+    discount from the budget, all with conditional UPDATEs. A rule that cannot is dropped and the
+    quote recomputed without it; a budget that covers only part of the discount gives that part.
+    """
+    at = at or clock.now()
+    purchase = _purchase(member, card, merchant, store, amount_fen, at)
+    day = clock.business_day(at)
+    excluded: dict[int, str] = {}
+    for _attempt in range(6):
+        result = _evaluate(purchase, member.id, excluded)
+        taken: list[tuple[engine.AppliedRule, int]] = []
+        failed = None
+        for applied in result.applied:
+            granted, reason = _consume(applied, member.id, day)
+            if granted <= 0:
+                failed = (applied.rule_id, reason)
+                break
+            taken.append((applied, granted))
+        if failed is None:
+            final = _final_quote(result, taken)
+            _record_usages(final, usage_key, member.id, merchant.id, store, day)
+            return final
+        for applied, granted in taken:
+            _unconsume(applied, member.id, day, granted)
+        excluded[failed[0]] = failed[1]
+    return Quote(amount_fen, 0, amount_fen, (), result.rejected, ())
+
+
+def _final_quote(result: Quote, taken: list[tuple[engine.AppliedRule, int]]) -> Quote:
+    applied = []
+    for a, granted in taken:
+        if granted != a.discount_fen:
+            a = engine.AppliedRule(a.rule_id, a.version_id, a.name, granted,
+                                   split_fairly(granted, a.terms["split"]), a.terms)
+        applied.append(a)
+    discount = sum(a.discount_fen for a in applied)
+    return Quote(result.amount_fen, discount, result.amount_fen - discount, tuple(applied),
+                 result.rejected, result.hints)
+
+
+def _insert():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[int, str]:
+    """Take one use and up to the discount from the rule; returns (fen granted, reason if 0)."""
+    terms = applied.terms
+    rule_id = applied.rule_id
+    want, shed = gate.reserve(rule_id, applied.discount_fen, terms)
+    if shed:
+        return 0, shed
+    keys = period_keys(day)
+    done: list[str] = []
+    u = PromotionMemberUse
+    for period, limit in terms["per_member"].items():
+        # one statement per period: the first use inserts the row, later ones count up while under the limit
+        upsert = _insert()(u).values(rule_id=rule_id, member_id=member_id, period=keys[period], uses=1)
+        hit = limit >= 1 and db.session.execute(upsert.on_conflict_do_update(
+            index_elements=[u.rule_id, u.member_id, u.period], set_={"uses": u.uses + 1},
+            where=u.uses < limit)).rowcount == 1
+        if not hit:
+            _member_uses_back(rule_id, member_id, [keys[p] for p in done])
+            gate.release(rule_id)
+            return 0, "member_limit_" + period
+        done.append(period)
+    r = PromotionRule
+    # The usual case in one conditional UPDATE: a use and the whole discount both fit.
+    both = db.session.execute(
+        update(r).values(uses_count=r.uses_count + 1, budget_used_fen=r.budget_used_fen + want)
+        .where(r.id == rule_id, r.status == "active", (r.global_limit.is_(None)) | (r.uses_count < r.global_limit),
+               (r.budget_fen.is_(None)) | (r.budget_used_fen + want <= r.budget_fen))
+        .execution_options(synchronize_session=False)).rowcount
+    if both == 1:
+        gate.confirm(rule_id, want)
+        return want, ""
+    # Otherwise one step at a time, to tell a spent limit from a budget that covers only part.
+    use = db.session.execute(
+        update(r).values(uses_count=r.uses_count + 1)
+        .where(r.id == rule_id, r.status == "active", (r.global_limit.is_(None)) | (r.uses_count < r.global_limit))
+        .execution_options(synchronize_session=False)).rowcount
+    if use != 1:
+        _member_uses_back(rule_id, member_id, [keys[p] for p in done])
+        gate.release(rule_id)
+        gate.mark_exhausted(rule_id, "uses")
+        return 0, "global_limit"
+    granted = _take_budget(rule_id, want)
+    if granted <= 0:
+        _member_uses_back(rule_id, member_id, [keys[p] for p in done])
+        db.session.execute(update(r).values(uses_count=r.uses_count - 1).where(r.id == rule_id)
+                           .execution_options(synchronize_session=False))
+        gate.release(rule_id)
+        gate.mark_exhausted(rule_id, "budget")
+        return 0, "budget_spent"
+    gate.confirm(rule_id, granted)
+    return granted, ""
+
+
+def _take_budget(rule_id: int, want: int) -> int:
+    """Budget consumption with the clamp: all of `want` if it fits, else what remains, else 0."""
+    r = PromotionRule
+    for _ in range(20):
+        hit = db.session.execute(
+            update(r).values(budget_used_fen=r.budget_used_fen + want)
+            .where(r.id == rule_id, (r.budget_fen.is_(None)) | (r.budget_used_fen + want <= r.budget_fen))
+            .execution_options(synchronize_session=False)).rowcount
+        if hit == 1:
+            return want
+        left = db.session.scalar(select(r.budget_fen - r.budget_used_fen).where(r.id == rule_id)
+                                 .execution_options(populate_existing=True))
+        if not left or left <= 0:
+            return 0
+        want = min(want, left)
+    return 0
+
+
+def _member_uses_back(rule_id: int, member_id: int, periods: list[str]) -> None:
+    if periods:
+        db.session.execute(
+            update(PromotionMemberUse).values(uses=PromotionMemberUse.uses - 1)
+            .where(PromotionMemberUse.rule_id == rule_id, PromotionMemberUse.member_id == member_id,
+                   PromotionMemberUse.period.in_(periods), PromotionMemberUse.uses > 0)
+            .execution_options(synchronize_session=False))
+
+
+def _unconsume(applied: engine.AppliedRule, member_id: int, day: date, granted: int) -> None:
+    keys = period_keys(day)
+    _member_uses_back(applied.rule_id, member_id, [keys[p] for p in applied.terms["per_member"]])
+    r = PromotionRule
+    db.session.execute(update(r).values(uses_count=r.uses_count - 1, budget_used_fen=r.budget_used_fen - granted)
+                       .where(r.id == applied.rule_id).execution_options(synchronize_session=False))
+    gate.release(applied.rule_id)
+
+
+def _record_usages(final: Quote, usage_key: str, member_id: int, merchant_id: int, store, day: date) -> None:
+    # plain INSERTs (one statement): nothing in this request reads the rows back as objects
+    rows = [dict(usage_key=usage_key, rule_id=a.rule_id, version_id=a.version_id, member_id=member_id,
+                 merchant_id=merchant_id, store_id=store.id if store is not None else None, business_day=day,
+                 amount_fen=final.amount_fen, discount_fen=a.discount_fen, union_fen=a.shares.get("union", 0),
+                 bank_fen=a.shares.get("bank", 0), merchant_fen=a.shares.get("merchant", 0), returned_fen=0,
+                 returned_union_fen=0, returned_bank_fen=0, returned_merchant_fen=0, use_returned=False,
+                 created_at=clock.now())
+            for a in final.applied]
+    if rows:
+        db.session.execute(insert(PromotionUsage.__table__), rows)
+
+
+def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_refund: bool) -> None:
+    """On refund: return `discount_back_by_rule` fen to each rule's budget (funders' shares pro
+    rata) and, for a full refund, the per-member and global use."""
+    usages = db.session.scalars(select(PromotionUsage).where(PromotionUsage.usage_key == usage_key)
+                                .with_for_update().execution_options(populate_existing=True)).all()
+    discount_back_by_rule = {int(k): int(v) for k, v in discount_back_by_rule.items()}
+    by_rule = {u.rule_id: u for u in usages}
+    unknown = set(discount_back_by_rule) - set(by_rule)
+    if unknown:
+        raise NotFound("no promotion usage for this transaction and rule", details={"rule_ids": sorted(unknown)})
+    r = PromotionRule
+    for u in usages:
+        back = int(discount_back_by_rule.get(u.rule_id, 0))
+        if full_refund:
+            back = u.discount_fen - u.returned_fen
+        if back < 0 or u.returned_fen + back > u.discount_fen:
+            raise ValidationError("cannot give back more discount than was given",
+                                  details={"rule_id": u.rule_id, "left_fen": u.discount_fen - u.returned_fen})
+        if back:
+            _return_shares(u, back)
+            db.session.execute(update(r).values(budget_used_fen=r.budget_used_fen - back)
+                               .where(r.id == u.rule_id, r.budget_fen.is_not(None))
+                               .execution_options(synchronize_session=False))
+            gate.give_back(u.rule_id, back, 0)
+        if full_refund and not u.use_returned:
+            u.use_returned = True
+            version = db.session.get(PromotionRuleVersion, u.version_id)
+            keys = period_keys(u.business_day)
+            _member_uses_back(u.rule_id, u.member_id, [keys[p] for p in version.terms.get("per_member", {})])
+            db.session.execute(update(r).values(uses_count=r.uses_count - 1)
+                               .where(r.id == u.rule_id, r.uses_count > 0)
+                               .execution_options(synchronize_session=False))
+            gate.give_back(u.rule_id, 0, 1)
+    db.session.flush()
+
+
+def _return_shares(u: PromotionUsage, back: int) -> None:
+    weights = {"union": u.union_fen, "bank": u.bank_fen, "merchant": u.merchant_fen}
+    target = split_fairly(u.returned_fen + back, weights)
+    u.returned_fen += back
+    u.returned_union_fen, u.returned_bank_fen, u.returned_merchant_fen = (
+        target["union"], target["bank"], target["merchant"])
+
+
+@dataclass(frozen=True)
+class Offer:
+    rule_id: int
+    name: str
+    summary: str
+    valid_until: date | None
+
+
+def offers_for(*, merchant, at: datetime | None = None) -> list[Offer]:
+    """Today's offers at a merchant (any of its stores), for member pages."""
+    at = at or clock.now()
+    local = at.astimezone(engine.CHINA)
+    book = rule_book()
+    found: dict[int, RuleTerms] = {}
+    store_ids = [s.id for s in merchant.stores] or [None]
+    for sid in store_ids:
+        for t in book.candidates(merchant_id=merchant.id, store_id=sid, category=merchant.category,
+                                 merchant_org_path=merchant.org.path):
+            found.setdefault(t.rule_id, t)
+    if not found:
+        return []
+    left = {rid: (bl, ul) for rid, bl, ul in db.session.execute(
+        select(PromotionRule.id,
+               PromotionRule.budget_fen - PromotionRule.budget_used_fen,
+               PromotionRule.global_limit - PromotionRule.uses_count).where(PromotionRule.id.in_(list(found))))}
+    offers = []
+    for t in sorted(found.values(), key=lambda t: (-t.priority, t.rule_id)):
+        budget_left, uses_left = left.get(t.rule_id, (None, None))
+        if (budget_left is not None and budget_left <= 0) or (uses_left is not None and uses_left <= 0):
+            continue
+        if engine.runs_on(t, local.date()):
+            offers.append(Offer(t.rule_id, t.name, engine.describe(t), t.valid_until))
+    return offers
+

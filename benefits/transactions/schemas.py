@@ -1,0 +1,128 @@
+"""Till requests and answers. Amounts come in as yuan strings ("12.34") and leave as `*_fen`."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..money import MoneyFormatError, parse_yuan
+
+
+class Yuan(fields.Field):
+    """A yuan amount with at most two decimals, more than zero, loaded as integer fen."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float):
+            raise ValidationError("send the amount as a string such as \"12.34\"")
+        try:
+            return parse_yuan(value)
+        except MoneyFormatError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class TillPaymentArgs(Schema):
+    card_number = fields.String(load_default=None, validate=validate.Length(max=19))
+    qr_token = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "the member's dynamic pay code as scanned"})
+    amount = Yuan(required=True, metadata={"description": "price in yuan, e.g. \"250.00\""})
+    store_id = fields.Integer(load_default=None,
+                              metadata={"description": "cashier sessions only; a terminal key fixes the store"})
+
+    @validates_schema
+    def card_or_token(self, data, **kwargs):
+        if not data.get("card_number") and not data.get("qr_token"):
+            raise ValidationError("card_number or qr_token is required", field_name="card_number")
+
+
+class TillRefundArgs(Schema):
+    amount = Yuan(load_default=None, metadata={"description": "what the member gets back, in yuan; "
+                                                             "omit for everything still refundable"})
+    reason = fields.String(load_default="", validate=validate.Length(max=255))
+
+
+class TillDayArgs(Schema):
+    day = fields.Date(load_default=None, metadata={"description": "China business day; default today"})
+
+
+class TillAppliedSchema(Schema):
+    rule_id = fields.Integer()
+    version_id = fields.Integer()
+    name = fields.String()
+    discount_fen = fields.Integer()
+    shares = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class TillAppliedSnapshotSchema(TillAppliedSchema):
+    terms = fields.Dict()
+
+
+class TillRejectedSchema(Schema):
+    rule_id = fields.Integer()
+    name = fields.String()
+    reason = fields.String()
+    message = fields.String()
+
+
+class TillQuoteSchema(Schema):
+    amount_fen = fields.Integer()
+    discount_fen = fields.Integer()
+    pay_fen = fields.Integer()
+    shares = fields.Dict(keys=fields.String(), values=fields.Integer())
+    applied = fields.List(fields.Nested(TillAppliedSchema))
+    rejected = fields.List(fields.Nested(TillRejectedSchema))
+    hints = fields.List(fields.String())
+    member = fields.Dict()
+
+
+class TillRefundSchema(Schema):
+    id = fields.Integer()
+    transaction_id = fields.Integer()
+    pay_fen = fields.Integer(metadata={"description": "given back to the member"})
+    discount_fen = fields.Integer(metadata={"description": "discount reversed"})
+    amount_fen = fields.Integer(metadata={"description": "pay_fen + discount_fen"})
+    shares = fields.Function(lambda r: {"union": r.union_fen, "bank": r.bank_fen, "merchant": r.merchant_fen})
+    by_rule = fields.Dict()
+    is_final = fields.Boolean()
+    reason = fields.String()
+    business_day = fields.Date()
+    created_at = fields.DateTime()
+
+
+class TillTransactionBriefSchema(Schema):
+    id = fields.Integer()
+    merchant_id = fields.Integer()
+    store_id = fields.Integer()
+    card_tail = fields.Function(lambda t: t.card.number[-4:])
+    amount_fen = fields.Integer()
+    discount_fen = fields.Integer()
+    pay_fen = fields.Integer()
+    shares = fields.Function(lambda t: {"union": t.union_fen, "bank": t.bank_fen, "merchant": t.merchant_fen})
+    refunded_pay_fen = fields.Integer()
+    refunded_discount_fen = fields.Integer()
+    refundable_pay_fen = fields.Integer()
+    status = fields.String(metadata={"enum": ["completed", "partially_refunded", "refunded"]})
+    channel = fields.String()
+    applied = fields.List(fields.Nested(TillAppliedSnapshotSchema))
+    business_day = fields.Date()
+    created_at = fields.DateTime()
+
+
+class TillTransactionSchema(TillTransactionBriefSchema):
+    refunds = fields.List(fields.Nested(TillRefundSchema))
+
+
+class TillDaySchema(Schema):
+    day = fields.Date()
+    summary = fields.Dict()
+    items = fields.List(fields.Nested(TillTransactionBriefSchema))
+
+
+class TillStatementSchema(Schema):
+    id = fields.Integer(allow_none=True)
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    union_owes_fen = fields.Integer()
+    bank_owes_fen = fields.Integer()
+    totals = fields.Dict()
+
+
+class TillStatementListSchema(Schema):
+    open = fields.Nested(TillStatementSchema)
+    closed = fields.List(fields.Nested(TillStatementSchema))

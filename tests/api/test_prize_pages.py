@@ -1,0 +1,91 @@
+"""Prize pages (HTML) on SQLite and PostgreSQL: mall, one-confirmation redeem, cancel, pickup,
+admin create / restock / CSV, English."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from benefits.database import unit_of_work
+from benefits.extensions import db
+from benefits.points import service as points
+from benefits.prizes.models import Prize, Redemption
+from tests.prize_factories import prize, world
+
+
+def _setup():
+    with unit_of_work():
+        w = world(1000)
+        w["pid"] = prize(w["admin"], w["point"], stock=2, cost=300, name="雨伞").id
+        prize(w["admin"], w["point"], stock=0, cost=100, name="消毒液")
+    return w
+
+
+def test_mall_confirm_double_submit_and_cancel(client, auth, app):
+    w = _setup()
+    auth.login(w["member"].username)
+    mall = client.get("/prizes").get_data(as_text=True)
+    assert "雨伞" in mall and "已兑完" in mall and "积分够" in mall
+    assert "English" in mall
+    confirm = client.get(f"/prizes/{w['pid']}/confirm?quantity=1")
+    assert confirm.status_code == 200 and "确认兑换" in confirm.get_data(as_text=True)
+    form = {"quantity": "1", "pickup_point_id": str(w["point"].id), "nonce": "tap-123"}
+    first = client.post(f"/prizes/{w['pid']}/confirm", data=form)
+    second = client.post(f"/prizes/{w['pid']}/confirm", data=form)  # a double tap
+    assert first.status_code == 302 and first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count(Redemption.id))) == 1
+    page = client.get(first.headers["Location"]).get_data(as_text=True)
+    assert "<svg" in page and "核销码" in page and "待领取" in page
+    assert points.balance(w["member"].member.id) == 700
+    rid = int(first.headers["Location"].rsplit("/", 1)[1])
+    client.post(f"/prizes/my/{rid}/cancel")
+    assert points.balance(w["member"].member.id) == 1000
+    assert "已取消" in client.get(f"/prizes/my/{rid}").get_data(as_text=True)
+
+
+def test_mall_in_english(client, auth, app):
+    w = _setup()
+    auth.login(w["member"].username)
+    english = client.get("/prizes?lang=en").get_data(as_text=True)
+    assert "Prize mall" in english and "Sold out" in english and "You can afford it" in english
+
+
+def test_refusal_on_the_page_is_a_message(client, auth, app):
+    w = _setup()
+    auth.login(w["member"].username)
+    sold_out = db.session.scalar(select(Prize.id).where(Prize.name == "消毒液"))
+    resp = client.post(f"/prizes/{sold_out}/confirm", data={"quantity": "1", "nonce": "n1"}, follow_redirects=True)
+    assert "奖品已兑完" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Redemption.id))) == 0
+
+
+def test_pickup_page_hands_over(client, auth, app):
+    w = _setup()
+    auth.login(w["member"].username)
+    client.post(f"/prizes/{w['pid']}/confirm", data={"quantity": "1", "nonce": "n2"})
+    code = db.session.scalar(select(Redemption.pickup_code))
+    auth.logout()
+    auth.login(w["admin"].username)
+    found = client.post("/prizes/pickup", data={"pickup_point_id": w["point"].id, "code": code}).get_data(as_text=True)
+    assert "王**" in found and "确认发放" in found and "王小明" not in found
+    client.post("/prizes/pickup/hand-over", data={"pickup_point_id": w["point"].id, "code": code})
+    assert db.session.scalar(select(Redemption.status)) == "handed_over"
+
+
+def test_admin_creates_restocks_and_exports(client, auth, app):
+    w = _setup()
+    auth.login(w["admin"].username)
+    assert "雨伞" in client.get("/admin/prizes").get_data(as_text=True)
+    resp = client.post("/admin/prizes/new", data={
+        "name": "电饭煲", "cost_points": "6000", "fulfilment": "pickup", "pickup_point_id": str(w["point"].id),
+        "stock": "5", "pickup_days": "14", "is_listed": "y", "per_day_limit": "1", "eligible_categories": ["ordinary"]})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    new = db.session.scalar(select(Prize).where(Prize.name == "电饭煲"))
+    assert (new.stock, new.per_day_limit, new.categories) == (5, 1, ["ordinary"])
+    client.post(f"/admin/prizes/{new.id}/restock", data={"quantity": "3", "pickup_point_id": str(w["point"].id)})
+    db.session.refresh(new)
+    assert new.stock == 8
+    page = client.get(f"/admin/prizes/{new.id}").get_data(as_text=True)
+    assert "补货" in page and "初始库存" in page
+    bad = client.post("/admin/prizes/new", data={"name": "x", "cost_points": "0", "pickup_days": "14"})
+    assert bad.status_code == 200 and db.session.scalar(select(func.count(Prize.id))) == 3
+    csv = client.get("/admin/prizes/export.csv")
+    assert csv.mimetype == "text/csv"

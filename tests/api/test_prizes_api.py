@@ -1,0 +1,224 @@
+"""Prize API on SQLite and PostgreSQL (no Redis): members, pickup staff and admins."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from benefits import clock
+from benefits.database import unit_of_work
+from benefits.extensions import db
+from benefits.idempotency import IdempotencyRecord
+from benefits.orgs import service as orgs
+from benefits.points import service as points
+from benefits.prizes.models import Prize, Redemption
+from tests import factories
+from tests.prize_factories import prize, rich_member, world
+
+
+@pytest.fixture
+def w(app):
+    with unit_of_work():
+        w = world(1000)
+        w["umbrella"] = prize(w["admin"], w["point"], stock=5, cost=300, name="雨伞")
+        w["fridge"] = prize(w["admin"], w["point"], stock=1, cost=5000, name="冰箱")
+        w["ids"] = {k: w[k].id for k in ("umbrella", "fridge")}
+    return w
+
+
+def _counts(member_id):
+    return (db.session.scalar(select(func.count(Redemption.id))), points.balance(member_id),
+            db.session.scalar(select(func.sum(Prize.stock))))
+
+
+def _login(auth, user):
+    assert auth.login(user.username).status_code == 302
+
+
+def test_mall_marks_affordable_and_sold_out(client, auth, w):
+    _login(auth, w["member"])
+    body = client.get("/api/v1/prizes").get_json()
+    assert body["points_balance"] == 1000
+    by_name = {p["name"]: p for p in body["items"]}
+    assert by_name["雨伞"]["affordable"] is True and by_name["冰箱"]["affordable"] is False
+    assert by_name["雨伞"]["state"] == "available"
+    assert by_name["雨伞"]["pickup_points"][0]["stock"] == 5
+    detail = client.get(f"/api/v1/prizes/{w['ids']['umbrella']}").get_json()
+    assert detail["cost_points"] == 300
+
+
+def test_redeem_then_cancel_returns_points_and_stock(client, auth, w):
+    _login(auth, w["member"])
+    pid = w["ids"]["umbrella"]
+    resp = client.post(f"/api/v1/prizes/{pid}/redeem", json={"quantity": 2}, headers={"Idempotency-Key": "r-1"})
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["points_spent"] == 600 and body["points_balance"] == 400 and len(body["pickup_code"]) == 10
+    assert body["pickup_point"]["name"] == "古井集团工会办公室"
+    again = client.post(f"/api/v1/prizes/{pid}/redeem", json={"quantity": 2}, headers={"Idempotency-Key": "r-1"})
+    assert again.status_code == 201 and again.get_json() == body
+    clash = client.post(f"/api/v1/prizes/{pid}/redeem", json={"quantity": 1}, headers={"Idempotency-Key": "r-1"})
+    assert clash.status_code == 409 and clash.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert _counts(w["member"].member.id) == (1, 400, 3 + 1)
+    mine = client.get("/api/v1/prizes/redemptions").get_json()
+    assert [r["id"] for r in mine["items"]] == [body["id"]]
+    cancelled = client.post(f"/api/v1/prizes/redemptions/{body['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert cancelled.get_json()["points_balance"] == 1000
+    assert _counts(w["member"].member.id) == (1, 1000, 6)
+    twice = client.post(f"/api/v1/prizes/redemptions/{body['id']}/cancel")
+    assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "not_cancellable"
+
+
+@pytest.mark.parametrize("payload, status, code", [
+    ({"quantity": 0}, 400, "validation_error"),
+    ({"quantity": -3}, 400, "validation_error"),
+    ({"quantity": 10**12}, 400, "validation_error"),
+    ({"quantity": "abc"}, 400, "validation_error"),
+    ({"quantity": "2"}, 400, "validation_error"),
+    ({"quantity": 1.5}, 400, "validation_error"),
+    ({"quantity": 1, "pickup_point_id": 999}, 400, "validation_error"),
+])
+def test_bad_quantity_changes_nothing(client, auth, w, payload, status, code):
+    _login(auth, w["member"])
+    before = _counts(w["member"].member.id)
+    resp = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json=payload)
+    assert resp.status_code == status and resp.get_json()["error"]["code"] == code
+    assert _counts(w["member"].member.id) == before
+
+
+def test_unknown_closed_ineligible_and_unaffordable_change_nothing(client, auth, w):
+    with unit_of_work():
+        closed = prize(w["admin"], w["point"], name="过期活动", closes_at=clock.now() - timedelta(hours=1))
+        guoyang = orgs.create_org("341621", "涡阳县总工会", "county", w["tree"]["bozhou"])
+        elsewhere = prize(w["admin"], w["point"], name="涡阳专属", eligible_org_id=guoyang.id)
+        retirees = prize(w["admin"], w["point"], name="退休专属", eligible_categories=["retiree"])
+        ids = closed.id, elsewhere.id, retirees.id
+    _login(auth, w["member"])
+    before = _counts(w["member"].member.id)
+    cases = [(999_999, 404, "prize_not_found"), (ids[0], 409, "prize_closed"), (ids[1], 404, "prize_not_found"),
+             (ids[2], 403, "not_eligible"), (w["ids"]["fridge"], 409, "insufficient_points")]
+    for prize_id, status, code in cases:
+        resp = client.post(f"/api/v1/prizes/{prize_id}/redeem", json={"quantity": 1})
+        assert (resp.status_code, resp.get_json()["error"]["code"]) == (status, code), prize_id
+    assert _counts(w["member"].member.id)[:2] == before[:2]
+    assert db.session.scalar(select(func.count(IdempotencyRecord.id))) == 0
+
+
+def test_someone_elses_redemption_is_not_found(client, auth, w):
+    with unit_of_work():
+        other = rich_member(w["tree"]["gujing"], 1000, name="李四")
+    _login(auth, other)
+    rid = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={}).get_json()["id"]
+    auth.logout()
+    _login(auth, w["member"])
+    assert client.get(f"/api/v1/prizes/redemptions/{rid}").status_code == 404
+    resp = client.post(f"/api/v1/prizes/redemptions/{rid}/cancel")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "redemption_not_found"
+    assert db.session.get(Redemption, rid).status == "redeemed"
+    assert points.balance(other.member.id) == 700
+
+
+def test_pickup_verify_and_hand_over_once(client, auth, w):
+    _login(auth, w["member"])
+    code = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={}).get_json()["pickup_code"]
+    auth.logout()
+    _login(auth, w["admin"])
+    pts = client.get("/api/v1/prizes/pickup/points").get_json()
+    assert [p["id"] for p in pts] == [w["point"].id]
+    body = {"pickup_point_id": w["point"].id, "code": code}
+    found = client.post("/api/v1/prizes/pickup/verify", json=body).get_json()
+    assert found["member_name"] == "王**" and found["prize_name"] == "雨伞" and found["status"] == "redeemed"
+    done = client.post("/api/v1/prizes/pickup/hand-over", json=body)
+    assert done.status_code == 200 and done.get_json()["status"] == "handed_over"
+    used = client.post("/api/v1/prizes/pickup/hand-over", json=body)
+    assert used.status_code == 409 and used.get_json()["error"]["code"] == "pickup_code_used"
+    unknown = client.post("/api/v1/prizes/pickup/verify", json={**body, "code": "NOPE2345XY"})
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "pickup_code_unknown"
+    auth.logout()
+    with unit_of_work():
+        outsider = factories.admin(w["tree"]["maanshan"], username="mas_admin")
+    _login(auth, outsider)
+    foreign = client.post("/api/v1/prizes/pickup/hand-over", json=body)
+    assert foreign.status_code == 404 and foreign.get_json()["error"]["code"] == "pickup_point_not_found"
+
+
+def test_members_cannot_hand_over(client, auth, w):
+    _login(auth, w["member"])
+    resp = client.post("/api/v1/prizes/pickup/hand-over", json={"pickup_point_id": w["point"].id, "code": "ABCDEFGHJK"})
+    assert resp.status_code == 403
+
+
+def test_admin_creates_restocks_reports_and_exports(client, auth, w):
+    _login(auth, w["admin"])
+    created = client.post("/api/v1/prizes/admin/prizes", json={
+        "name": "=HYPERLINK(\"http://evil\")", "cost_points": 50, "per_day_limit": 1,
+        "allocations": [{"pickup_point_id": w["point"].id, "stock": 3}],
+        "opens_at": "2020-01-01T08:00:00", "eligible_categories": ["ordinary"]})
+    assert created.status_code == 201, created.get_json()
+    pid = created.get_json()["id"]
+    assert created.get_json()["stock"] == 3
+    restocked = client.post(f"/api/v1/prizes/admin/prizes/{pid}/restock",
+                            json={"quantity": 7, "pickup_point_id": w["point"].id, "note": "第二批"})
+    assert restocked.get_json()["stock"] == 10
+    patched = client.patch(f"/api/v1/prizes/admin/prizes/{pid}", json={"cost_points": 60, "high_value": True})
+    assert patched.get_json()["cost_points"] == 60 and patched.get_json()["high_value"] is True
+    bad = client.post("/api/v1/prizes/admin/prizes", json={"name": "x", "cost_points": 0})
+    assert bad.status_code == 400 and "cost_points" in bad.get_json()["error"]["details"]["fields"]
+    auth.logout()
+    _login(auth, w["member"])
+    client.post(f"/api/v1/prizes/{pid}/redeem", json={})
+    auth.logout()
+    _login(auth, w["admin"])
+    report = client.get(f"/api/v1/prizes/admin/prizes/{pid}/report").get_json()
+    assert (report["redeemed"], report["awaiting"], report["stock_left"]) == (1, 1, 9)
+    history = client.get(f"/api/v1/prizes/admin/prizes/{pid}/stock-history").get_json()
+    assert [(e["reason"], e["delta"]) for e in history] == [("redeem", -1), ("restock", 7), ("initial", 3)]
+    csv = client.get(f"/api/v1/prizes/admin/redemptions/export.csv?prize_id={pid}")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    text = csv.get_data(as_text=True)
+    assert "'=HYPERLINK" in text and "王**" in text and "王小明" not in text
+    pending = client.get("/api/v1/prizes/admin/redemptions?approval=pending").get_json()
+    assert pending["total"] == 1
+    rid = pending["items"][0]["id"]
+    same_admin = client.post(f"/api/v1/prizes/admin/redemptions/{rid}/approve")
+    assert same_admin.status_code == 403 and same_admin.get_json()["error"]["code"] == "second_admin_required"
+    auth.logout()
+    _login(auth, w["second"])
+    assert client.post(f"/api/v1/prizes/admin/redemptions/{rid}/approve").get_json()["approval"] == "approved"
+
+
+def test_admins_see_only_their_subtree(client, auth, w):
+    with unit_of_work():
+        outsider = factories.admin(w["tree"]["maanshan"], username="mas_admin2")
+    _login(auth, outsider)
+    pid = w["ids"]["umbrella"]
+    assert client.get(f"/api/v1/prizes/admin/prizes/{pid}").status_code == 404
+    assert client.post(f"/api/v1/prizes/admin/prizes/{pid}/restock", json={"quantity": 5}).status_code == 404
+    assert client.get("/api/v1/prizes/admin/prizes").get_json()["total"] == 0
+    assert db.session.get(Prize, pid).stock == 5
+
+
+def test_picture_upload_and_safe_serving(client, auth, w):
+    import io
+    _login(auth, w["admin"])
+    pid = w["ids"]["umbrella"]
+    svg = client.post(f"/api/v1/prizes/admin/prizes/{pid}/image",
+                      data={"image": (io.BytesIO(b"<svg onload=alert(1)>"), "x.png")}, content_type="multipart/form-data")
+    assert svg.status_code == 400 and svg.get_json()["error"]["code"] == "image_type"
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    ok = client.post(f"/api/v1/prizes/admin/prizes/{pid}/image",
+                     data={"image": (io.BytesIO(png), "u.png")}, content_type="multipart/form-data")
+    assert ok.status_code == 200
+    served = client.get(ok.get_json()["image_url"])
+    assert served.data == png and served.mimetype == "image/png"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_redeem_needs_a_member_session(client, auth, w):
+    resp = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={})
+    assert resp.status_code == 401
+    _login(auth, w["admin"])
+    resp = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={})
+    assert resp.status_code == 403

@@ -1,0 +1,119 @@
+"""The Redis gate in front of the SQL path (real Redis, SQLite and PostgreSQL): refusals without
+touching the database, reservations released on failure, reconcile agreeing with SQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, func, select
+
+from benefits import clock, counters
+from benefits.database import unit_of_work
+from benefits.extensions import db
+from benefits.points import service as points
+from benefits.prizes import gate
+from benefits.prizes.models import Prize, Redemption
+from tests.conftest import make_app, wipe
+from tests.prize_factories import prize, rich_member, world
+
+
+@pytest.fixture
+def redis_app(database_url, flush_redis, redis_url):
+    app = make_app(database_url, REDIS_URL=redis_url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    clock.set_frozen(None)
+    wipe(app)
+
+
+@pytest.fixture
+def statements(redis_app):
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+    event.listen(db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _setup(stock=1, **fields):
+    with unit_of_work():
+        w = world(10_000)
+        p = prize(w["admin"], w["point"], stock=stock, cost=100, **fields)
+        gate.sync_one(p)
+        w["pid"] = p.id
+    return w
+
+
+def test_sold_out_is_refused_by_redis_without_sql(redis_app, statements, flush_redis):
+    w = _setup(stock=1)
+    client = redis_app.test_client()
+    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+    assert int(flush_redis.get(counters.key(gate.tag(w["pid"]), "stock"))) == 0
+    statements.clear()
+    resp = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "sold_out"
+    assert statements == []
+
+
+def test_member_limit_refused_by_redis_and_reservation_released_on_sql_failure(redis_app, statements, flush_redis):
+    w = _setup(stock=10, per_day_limit=1)
+    with unit_of_work():
+        poor = rich_member(w["tree"]["gujing"], 50, name="穷会员")
+    client = redis_app.test_client()
+    client.post("/login", data={"username": poor.username, "password": "password-123"})
+    resp = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    assert resp.get_json()["error"]["code"] == "insufficient_points"
+    key = counters.key(gate.tag(w["pid"]), "stock")
+    assert int(flush_redis.get(key)) == 10  # released
+    client.post("/logout")
+    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+    statements.clear()
+    again = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    assert again.get_json()["error"]["code"] == "member_limit_reached" and statements == []
+    assert int(flush_redis.get(key)) == 9
+
+
+def test_cancel_gives_back_in_redis_and_reconcile_matches_sql(redis_app, flush_redis):
+    w = _setup(stock=3, per_month_limit=5)
+    client = redis_app.test_client()
+    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    rid = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={"quantity": 2}).get_json()["id"]
+    key = counters.key(gate.tag(w["pid"]), "stock")
+    assert int(flush_redis.get(key)) == 1
+    client.post(f"/api/v1/prizes/redemptions/{rid}/cancel")
+    assert int(flush_redis.get(key)) == 3
+    flush_redis.set(key, 99)  # drift (e.g. a process died mid-redemption)
+    assert counters.reconcile_all()["prizes"] == {"prizes": 1}
+    assert gate.snapshot(flush_redis, db.session.get(Prize, w["pid"])) == {"stock": 3, "points": {w["point"].id: 3}}
+
+
+def test_flushed_redis_falls_back_to_sql_and_rewarms(redis_app, flush_redis):
+    w = _setup(stock=2)
+    flush_redis.flushdb()
+    client = redis_app.test_client()
+    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+    assert int(flush_redis.get(counters.key(gate.tag(w["pid"]), "stock"))) == 1  # re-warmed from SQL
+    assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+    third = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    assert third.get_json()["error"]["code"] == "sold_out"
+    assert db.session.scalar(select(func.count(Redemption.id))) == 2
+    assert points.balance(w["member"].member.id) == 10_000 - 200
+
+
+def test_unreachable_redis_keeps_the_same_answers(database_url, flush_redis):
+    app = make_app(database_url, REDIS_URL="redis://127.0.0.1:1/6")
+    try:
+        with app.app_context():
+            w = _setup(stock=1)
+            client = app.test_client()
+            client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+            assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+            resp = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+            assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "sold_out"
+            db.session.remove()
+    finally:
+        wipe(app)
