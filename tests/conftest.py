@@ -67,12 +67,14 @@ def make_app(database_url: str, **overrides):
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None, **overrides})
 
     # Tests hold one app context open, and Flask reuses it for every test-client request, so
-    # `g` (where Flask-Login caches the user) would leak from one client's request into the
-    # next. Each request must find its user from its own cookie, as in production.
+    # `g` (where Flask-Login caches the user and Flask-Babel the locale) would leak from one
+    # request into the next. Each request must find its user and language itself, as in production.
     @app.before_request
-    def _forget_cached_user():
+    def _forget_request_state():
         from flask import g
+        from flask_babel import refresh
         g.pop("_login_user", None)
+        refresh()
     with app.app_context():
         if database_url not in _schemas_made:
             db.drop_all()

@@ -2,8 +2,10 @@
 count must stay flat), and successful redemptions by many members with unique Idempotency-Keys.
 
 `prepare` tops the bench database up to 200 listed prizes (through the prizes service), one
-sold-out prize and one well-stocked prize costing 1 point, and gives MEMBERS members a sign-in
-and plenty of points through the ledger. The gunicorn workers rebuild the Redis gate from SQL
+sold-out prize and one well-stocked prize costing 1 point, restocks the bench's numbered prizes
+(the crowd redeems across those), and gives MEMBERS members a sign-in and plenty of points
+through the ledger. A second, untargeted redeem row sends every request to one prize: it shows
+the queue on that prize's row lock. The gunicorn workers rebuild the Redis gate from SQL
 when they start, so the sold-out answer comes from Redis.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ ORDER = 70
 MALL = 200
 MEMBERS = 100
 PASSWORD = "bench-pass-2026"
+CROWD_STOCK = 1000
 SOLD_OUT = "压测奖品·已兑完"
 PLENTY = "压测奖品·充足"
 
@@ -75,9 +78,22 @@ def prepare(app) -> dict:
     plenty = _prize(province, point, PLENTY, 1, 1_000_000)
     if plenty.stock < 100_000:
         prizes.restock(None, province, plenty, 1_000_000, point.id, note="bench")
+    crowd = _crowd_prizes(province, point)
     usernames = _members()
-    print(f"prizes: {db.session.scalar(select(func.count(Prize.id)))} prizes, {len(usernames)} members with points")
-    return {"sold_out": sold_out.id, "plenty": plenty.id, "point": point.id, "usernames": usernames}
+    print(f"prizes: {db.session.scalar(select(func.count(Prize.id)))} prizes, {len(usernames)} members with points, "
+          f"{len(crowd)} prizes for the crowd")
+    return {"sold_out": sold_out.id, "plenty": plenty.id, "point": point.id, "usernames": usernames, "crowd": crowd}
+
+
+def _crowd_prizes(province, point) -> list[int]:
+    """The bench's own numbered prizes (no limits, one pickup point), topped up so a run never
+    sells them out: a crowd redeems across the mall, not one prize."""
+    crowd = [p for p in db.session.scalars(select(Prize).where(Prize.name.like("压测奖品%"), Prize.is_listed)
+                                           .order_by(Prize.id)) if p.name[len("压测奖品"):].isdigit()]
+    for prize in crowd:
+        if prize.stock < CROWD_STOCK // 2:
+            prizes.restock(None, province, prize, CROWD_STOCK, point.id, note="bench")
+    return [p.id for p in crowd]
 
 
 _REDEEM_LUA = """
@@ -88,9 +104,12 @@ function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
 end
+local prizes = %(prizes)s
 function request()
   counter = counter + 1
-  return wrk.format("POST", "%(path)s",
+  -- members and prizes cycle independently, so a member redeems different prizes in turn
+  local path = "/api/v1/prizes/" .. prizes[(counter %% #prizes) + 1] .. "/redeem"
+  return wrk.format("POST", path,
     {["Content-Type"] = "application/json", ["Cookie"] = cookies[(counter %% #cookies) + 1],
      ["Idempotency-Key"] = "%(prefix)s-" .. tostring(tid) .. "-" .. counter}, '%(body)s')
 end
@@ -115,10 +134,16 @@ def scenarios(state: dict, server) -> list[Scenario]:
         Scenario(name="prize sold out (Redis refuses)", method="POST",
                  path=f"/api/v1/prizes/{state['sold_out']}/redeem", body="{}", headers={"Cookie": cookies[0]},
                  ceiling="bare", target=0.5, before=before, after=after),
-        Scenario(name="prize redeem (unique keys, many members)",
-                 lua=_REDEEM_LUA % {"cookies": "{" + ",".join(json.dumps(c) for c in cookies) + "}",
-                                    "path": f"/api/v1/prizes/{state['plenty']}/redeem",
-                                    "prefix": uuid.uuid4().hex[:12],
-                                    "body": json.dumps({"pickup_point_id": state["point"]})},
+        Scenario(name="prize redeem (unique keys, many members, many prizes)",
+                 lua=_redeem_lua(cookies, state["crowd"] or [state["plenty"]], state["point"]),
                  ceiling="write", target=0.5),
+        # not a target: every request on one prize row shows the lock queue on that row
+        Scenario(name="prize redeem (one prize: its row lock queue)",
+                 lua=_redeem_lua(cookies, [state["plenty"]], state["point"]), ceiling="write"),
     ]
+
+
+def _redeem_lua(cookies: list[str], prize_ids: list[int], point_id: int) -> str:
+    return _REDEEM_LUA % {"cookies": "{" + ",".join(json.dumps(c) for c in cookies) + "}",
+                          "prizes": "{" + ",".join(str(i) for i in prize_ids) + "}",
+                          "prefix": uuid.uuid4().hex[:12], "body": json.dumps({"pickup_point_id": point_id})}

@@ -26,7 +26,7 @@ from benefits.members.models import Member
 from benefits.orgs.models import Organisation
 from benefits.quiz import grading, importers, service
 from benefits.quiz.demo import JOB_TYPES, generate_rows
-from benefits.quiz.models import Attempt, Question, Quiz
+from benefits.quiz.models import Question, Quiz
 
 ORDER = 50
 BANK = 31_713

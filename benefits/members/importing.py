@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable, Iterator, Sequence
@@ -20,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import clock
+from .. import clock, spreadsheets
 from ..audit import service as audit
 from ..errors import Conflict, ValidationError
 from ..extensions import db
@@ -58,8 +57,6 @@ _ID_REASONS = {
 }
 
 # XLSX guards: a zip whose entries inflate more than this many times over is treated as a bomb.
-MAX_COMPRESSION_RATIO = 100
-MAX_ZIP_ENTRIES = 2000
 BATCH = 5000
 
 
@@ -141,31 +138,10 @@ def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
 
 
 def check_xlsx_archive(data: bytes, max_uncompressed: int) -> None:
-    """Refuse anything that is not a plausible XLSX before a byte of it is inflated.
-
-    The sizes come from the zip's central directory; an archive that lies about them still
-    cannot get past openpyxl's reader because zipfile stops at the declared size.
-    """
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError):
-        raise ImportRefused("the file is not a valid XLSX workbook", code="bad_xlsx") from None
-    with archive:
-        infos = archive.infolist()
-        names = {i.filename for i in infos}
-        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise ImportRefused("the file is not a valid XLSX workbook", code="bad_xlsx")
-        if len(infos) > MAX_ZIP_ENTRIES:
-            raise ImportRefused("the XLSX file has too many parts", code="xlsx_too_large")
-        total = sum(i.file_size for i in infos)
-        if total > max_uncompressed:
-            raise ImportRefused(
-                f"the XLSX file would unpack to {total // (1024 * 1024)} MB, more than the "
-                f"{max_uncompressed // (1024 * 1024)} MB allowed", code="xlsx_too_large")
-        for info in infos:
-            if info.file_size > 1024 * 1024 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-                raise ImportRefused("the XLSX file is compressed suspiciously well (zip bomb?)",
-                                    code="xlsx_zip_bomb")
+        spreadsheets.check_xlsx_archive(data, max_uncompressed)
+    except spreadsheets.UnsafeSpreadsheet as exc:
+        raise ImportRefused(str(exc), code=exc.code) from None
 
 
 def _cell_text(value) -> str:

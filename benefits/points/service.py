@@ -76,7 +76,8 @@ def _post(member_id: int, amount: int, kind: str, source_key: str, reason: str,
         insert(PointsEntry).values(member_id=member_id, amount=amount, kind=kind, source_key=source_key,
                                    reason=reason[:255], actor_user_id=actor_user_id, balance_after=new_balance,
                                    expires_on=expires_on, created_at=at)
-        .on_conflict_do_nothing(index_elements=["source_key"]).returning(PointsEntry)).one_or_none()
+        .on_conflict_do_nothing(index_elements=["source_key"]).returning(PointsEntry),
+        execution_options={"populate_existing": True}).one_or_none()
     if entry is None:
         db.session.execute(update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == member_id)
                            .values(balance=_ACCOUNTS.c.balance - amount))

@@ -24,8 +24,31 @@ def session_user_id() -> int | None:
         return None
 
 
-def redeem(prize_id: int, args: dict, idempotency_key: str | None) -> tuple[dict, int]:
-    """Returns (body, status). Refusals raise the same DomainError whether Redis or SQL said no."""
+_QUICK_FIELDS = frozenset(("quantity", "pickup_point_id", "delivery_address", "delivery_phone"))
+
+
+def quick_args(raw) -> dict | None:
+    """What the Redis gate needs (quantity, pickup point) from a JSON body, checked by hand so a
+    refused request never runs marshmallow; None when the body needs the full schema's verdict
+    (the caller then validates first). The full load still runs before anything is written."""
+    if not isinstance(raw, dict) or not raw.keys() <= _QUICK_FIELDS:
+        return None
+    quantity, point = raw.get("quantity", 1), raw.get("pickup_point_id")
+    if type(quantity) is not int or not 1 <= quantity <= service.MAX_QUANTITY:
+        return None
+    if point is not None and type(point) is not int:
+        return None
+    return {"quantity": quantity, "pickup_point_id": point}
+
+
+def redeem(prize_id: int, args: dict, idempotency_key: str | None, complete_args=None) -> tuple[dict, int]:
+    """Returns (body, status). Refusals raise the same DomainError whether Redis or SQL said no.
+
+    The refusal path reads only the signed session's user id (no database, no user row): a
+    session of a since-disabled account can still be told "sold out" — which the mall shows
+    anyone anyway — but nothing is written before `load_user` has checked the account and its
+    session token inside the transaction. `complete_args`, when given, returns the fully
+    validated arguments; it runs only once the gate has let the request through."""
     user_id = session_user_id()
     if user_id is None:
         raise NotAuthenticated("Sign in first.")
@@ -34,7 +57,12 @@ def redeem(prize_id: int, args: dict, idempotency_key: str | None) -> tuple[dict
         raise service.refusal_error(reservation.refusal)
     performed: list[int] = []
     try:
+        if complete_args is not None:
+            args = complete_args()
         with unit_of_work():
+            # one round trip for the user, member, organisation, prize, its stock rows and pickup
+            # points; load_user and the relationships below then find them in the identity map
+            loaded = service.load_for_redemption(user_id, prize_id)  # noqa: F841 - held, see there
             if not current_user.is_authenticated or current_user.id != user_id:
                 raise NotAuthenticated("Sign in first.")
             if current_user.role != "member":
@@ -43,15 +71,19 @@ def redeem(prize_id: int, args: dict, idempotency_key: str | None) -> tuple[dict
             prize = service.prize_for_member(member, prize_id)
 
             def operation():
+                answer: list[dict] = []
+
+                def dump(r):  # before the stock update: the prize row's lock is not held meanwhile
+                    answer.append(_REDEMPTION_OUT.dump(schemas.redemption_view(r, r.balance_after)))
+
                 r = service.redeem(member, prize, quantity=args["quantity"],
                                    pickup_point_id=args.get("pickup_point_id"),
                                    delivery_address=args.get("delivery_address"),
                                    delivery_phone=args.get("delivery_phone"),
                                    request_key=f"u{user_id}:{idempotency_key or 'auto:' + uuid.uuid4().hex}",
-                                   actor_user_id=user_id)
+                                   actor_user_id=user_id, before_stock=dump)
                 performed.append(r.id)
-                body = schemas.RedemptionOut().dump(schemas.redemption_view(r, r.balance_after))
-                return body, 201
+                return answer[0], 201
 
             body, status = run_once(f"prizes.redeem:{user_id}", idempotency_key, {"prize_id": prize_id, **args},
                                     operation)
@@ -63,6 +95,9 @@ def redeem(prize_id: int, args: dict, idempotency_key: str | None) -> tuple[dict
     if reservation.outcome == "miss":
         _warm(prize)
     return body, status
+
+
+_REDEMPTION_OUT = schemas.RedemptionOut()
 
 
 def _warm(prize) -> None:

@@ -7,11 +7,11 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock
 from ..audit import service as audit
@@ -410,6 +410,21 @@ def prize_for_member(member: Member, prize_id: int) -> Prize:
     return prize
 
 
+def load_for_redemption(user_id: int, prize_id: int) -> list:
+    """Everything a redemption reads, in one round trip: the user (Flask-Login's loader then finds
+    it in the identity map and still checks its session token and that it is enabled), the
+    member and organisation, the prize with its stock rows and their pickup points. The session's
+    identity map holds objects weakly: keep the returned rows while they are used."""
+    return db.session.execute(
+        select(User, Member, Organisation, Prize)
+        .join(Member, Member.id == User.member_id)
+        .join(Organisation, Organisation.id == Member.org_id)
+        .join(Prize, Prize.id == prize_id)
+        .where(User.id == user_id)
+        .options(joinedload(Prize.stocks).joinedload(PrizeStock.pickup_point))
+    ).unique().all()  # all(): a joined collection spans rows
+
+
 def check_can_redeem(member: Member, prize: Prize, quantity, at: datetime) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
         raise ValidationError("quantity must be a whole number from 1 to %d" % MAX_QUANTITY,
@@ -434,16 +449,35 @@ _LIMIT_OUTCOME = {"all": "quota", "d": "limit_day", "m": "limit_month", "l": "li
 
 
 def _bump(prize_id: int, subject: str, period: str, quantity: int, limit: int) -> None:
-    outcome = "quota" if subject == "all" else _LIMIT_OUTCOME[period[0]]
-    if quantity > limit:
-        raise refusal_error(outcome)
+    _bump_all(prize_id, [(subject, period, limit)], quantity)
+
+
+def _bump_all(prize_id: int, rows: list[tuple[str, str, int]], quantity: int) -> None:
+    """Every per-period counter of one redemption in one statement: a multi-row upsert whose
+    update applies only under each row's own limit; a row missing from RETURNING was refused."""
+    if not rows:
+        return
+    for subject, period, limit in rows:
+        if quantity > limit:
+            raise refusal_error(_counter_outcome(subject, period))
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(PrizeCounter).values(prize_id=prize_id, subject=subject, period=period, count=quantity)
+    stmt = insert(PrizeCounter).values([{"prize_id": prize_id, "subject": subject, "period": period, "count": quantity}
+                                        for subject, period, _limit in rows])
+    excluded = stmt.excluded
+    limit = case(*[((excluded.subject == subject) & (excluded.period == period), literal(lim))
+                   for subject, period, lim in rows])
     stmt = stmt.on_conflict_do_update(index_elements=["prize_id", "subject", "period"],
-                                      set_={"count": PrizeCounter.count + quantity},
-                                      where=PrizeCounter.count + quantity <= limit).returning(PrizeCounter.count)
-    if db.session.execute(stmt).scalar_one_or_none() is None:
-        raise refusal_error(outcome)
+                                      set_={"count": PrizeCounter.count + excluded.count},
+                                      where=PrizeCounter.count + excluded.count <= limit) \
+        .returning(PrizeCounter.subject, PrizeCounter.period)
+    counted = {(row[0], row[1]) for row in db.session.execute(stmt).all()}
+    for subject, period, _limit in rows:
+        if (subject, period) not in counted:
+            raise refusal_error(_counter_outcome(subject, period))
+
+
+def _counter_outcome(subject: str, period: str) -> str:
+    return "quota" if subject == "all" else _LIMIT_OUTCOME[period[0]]
 
 
 def _unbump(prize_id: int, subject: str, period: str, quantity: int) -> None:
@@ -475,10 +509,11 @@ def new_pickup_code() -> str:
 
 def redeem(member: Member, prize: Prize, *, quantity: int, request_key: str, pickup_point_id: int | None = None,
            delivery_address: str | None = None, delivery_phone: str | None = None,
-           actor_user_id: int | None = None) -> Redemption:
+           actor_user_id: int | None = None, before_stock=None) -> Redemption:
     """One redemption in the caller's transaction: the redemption row (unique request key), the
     ledger debit, the per-period counters, then the conditional stock decrements. Any refusal
-    raises and the caller rolls everything back."""
+    raises and the caller rolls everything back. `before_stock(redemption)` runs just before
+    the stock update (e.g. to render the answer while the hot prize row is not yet locked)."""
     at = clock.now()
     check_can_redeem(member, prize, quantity, at)
     point_id = _resolve_point(prize, pickup_point_id)
@@ -509,15 +544,32 @@ def redeem(member: Member, prize: Prize, *, quantity: int, request_key: str, pic
     entry = points.debit(member.id, redemption.points_spent, source_key=f"prize-redeem:{redemption.id}",
                          reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
     redemption.balance_after = entry.balance_after  # not a column: saves a query for the answer
-    for subject, period, limit in _limits(prize, member.id, at_day):
-        _bump(prize.id, subject, period, quantity, limit)
+    _bump_all(prize.id, _limits(prize, member.id, at_day), quantity)
+    if before_stock is not None:
+        before_stock(redemption)
     _take_stock(prize, point_id, quantity)
     return redemption
 
 
+_TAKE_BOTH = text("""
+WITH taken AS (UPDATE prizes SET stock = stock - :q, updated_at = :at WHERE id = :prize AND stock >= :q RETURNING id),
+point AS (UPDATE prize_stocks SET stock = stock - :q
+          WHERE prize_id IN (SELECT id FROM taken) AND pickup_point_id = :point AND stock >= :q RETURNING 1)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM point)""")
+
+
 def _take_stock(prize: Prize, point_id: int | None, quantity: int) -> None:
     """Last in the transaction: the prize row is every redeemer's hot row, so its lock is held
-    only from here to the commit. Lock order everywhere: member's account, counters, prize, point."""
+    only from here to the commit. Lock order everywhere: member's account, counters, prize, point.
+    On PostgreSQL both rows are taken in one round trip (data-modifying CTEs, same order)."""
+    if point_id is not None and db.session.get_bind().dialect.name == "postgresql":
+        taken, from_point = db.session.execute(_TAKE_BOTH, {"q": quantity, "at": clock.now(), "prize": prize.id,
+                                                            "point": point_id}).one()
+        if taken != 1:
+            raise refusal_error("sold_out")
+        if from_point != 1:
+            raise refusal_error("point_sold_out")
+        return
     taken = db.session.execute(update(Prize).where(Prize.id == prize.id, Prize.stock >= quantity)
                                .values(stock=Prize.stock - quantity)
                                .execution_options(synchronize_session=False)).rowcount

@@ -381,25 +381,27 @@ def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[in
         return 0, shed
     keys = period_keys(day)
     done: list[str] = []
-    u = PromotionMemberUse
+    u = PromotionMemberUse.__table__.c
     for period, limit in terms["per_member"].items():
         # one statement per period: the first use inserts the row, later ones count up while under the limit
-        upsert = _insert()(u).values(rule_id=rule_id, member_id=member_id, period=keys[period], uses=1)
+        upsert = _insert()(PromotionMemberUse.__table__).values(rule_id=rule_id, member_id=member_id,
+                                                                period=keys[period], uses=1)
         hit = limit >= 1 and db.session.execute(upsert.on_conflict_do_update(
             index_elements=[u.rule_id, u.member_id, u.period], set_={"uses": u.uses + 1},
-            where=u.uses < limit)).rowcount == 1
+            where=u.uses < limit).returning(u.uses)).first() is not None
         if not hit:
             _member_uses_back(rule_id, member_id, [keys[p] for p in done])
             gate.release(rule_id)
             return 0, "member_limit_" + period
         done.append(period)
-    r = PromotionRule
-    # The usual case in one conditional UPDATE: a use and the whole discount both fit.
+    # The usual case in one conditional UPDATE: a use and the whole discount both fit. (Core, on
+    # the table: nothing in the session holds these counters, and the ORM path costs more.)
+    c = PromotionRule.__table__.c
     both = db.session.execute(
-        update(r).values(uses_count=r.uses_count + 1, budget_used_fen=r.budget_used_fen + want)
-        .where(r.id == rule_id, r.status == "active", (r.global_limit.is_(None)) | (r.uses_count < r.global_limit),
-               (r.budget_fen.is_(None)) | (r.budget_used_fen + want <= r.budget_fen))
-        .execution_options(synchronize_session=False)).rowcount
+        update(PromotionRule.__table__).values(uses_count=c.uses_count + 1, budget_used_fen=c.budget_used_fen + want)
+        .where(c.id == rule_id, c.status == "active", (c.global_limit.is_(None)) | (c.uses_count < c.global_limit),
+               (c.budget_fen.is_(None)) | (c.budget_used_fen + want <= c.budget_fen))).rowcount
+    r = PromotionRule
     if both == 1:
         gate.confirm(rule_id, want)
         return want, ""

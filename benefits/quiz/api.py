@@ -5,7 +5,7 @@ POST /attempts/<id>/submit, GET /leaderboard, GET /wrong-book, POST /wrong-book/
 Admin: /admin/job-types, /admin/questions (+ /import, /<id>), /admin/quizzes (+ /<id>),
 /admin/flagged-attempts.
 """
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -27,6 +27,18 @@ def _member():
     return current_user.member
 
 
+_ATTEMPT_TIMES = ("started_at", "deadline_at", "submitted_at")
+
+
+def _attempt_response(view: dict, status: int):
+    """The hot paths answer with exactly what AttemptSchema would dump (the view holds only its
+    fields; datetimes as ISO 8601, as marshmallow writes them) without its per-field cost."""
+    body = {**view, **{k: view[k].isoformat() for k in _ATTEMPT_TIMES if view.get(k) is not None}}
+    response = current_app.json.response(body)
+    response.status_code = status
+    return response
+
+
 @blp.route("/quizzes")
 class MemberQuizzes(MethodView):
     decorators = [member_required]
@@ -45,7 +57,7 @@ class StartAttempt(MethodView):
     @transactional
     def post(self, quiz_id):
         """Start an attempt (or resume the open one): questions drawn and shuffled, no answers."""
-        return service.start_attempt_view(current_user.member_id, quiz_id)
+        return _attempt_response(service.start_attempt_view(current_user.member_id, quiz_id), 201)
 
 
 @blp.route("/attempts/<int:attempt_id>")
@@ -77,7 +89,7 @@ class AttemptSubmit(MethodView):
     @transactional
     def post(self, attempt_id):
         """Grade and award once; a repeat returns the same result."""
-        return service.submit_attempt_view(current_user.member_id, attempt_id)
+        return _attempt_response(service.submit_attempt_view(current_user.member_id, attempt_id), 200)
 
 
 @blp.route("/leaderboard")

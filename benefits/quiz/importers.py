@@ -10,6 +10,7 @@ import io
 import re
 import zipfile
 
+from ..spreadsheets import UnsafeSpreadsheet, check_xlsx_archive, safe_cell, unescape_cell
 from .models import LETTERS, MAX_OPTIONS
 
 HEADERS = ["工种", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F",
@@ -29,7 +30,7 @@ class FileProblem(Exception):
 
 def _text(value) -> str:
     if type(value) is str:
-        return value.strip()
+        return unescape_cell(value.strip())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -146,9 +147,10 @@ def parse_csv(data: bytes) -> tuple[list[dict], list[dict]]:
 def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024) -> tuple[list[dict], list[dict]]:
     from openpyxl import load_workbook
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(i.file_size for i in archive.infolist()) > max_uncompressed:
-                raise FileProblem("XLSX 解压后过大 (the XLSX inflates beyond the limit)")
+        check_xlsx_archive(data, max_uncompressed)
+    except UnsafeSpreadsheet as exc:
+        raise FileProblem(f"XLSX 文件被拒绝 ({exc})") from None
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise FileProblem("不是有效的 XLSX 文件 (not a valid XLSX file)") from None
@@ -326,18 +328,12 @@ def parse(data: bytes, fmt: str, job_type: str = "", max_uncompressed: int = 64 
 
 # ---- export ----------------------------------------------------------------------------------
 
-def _safe(value) -> str:
-    """Spreadsheet cells that start like a formula are prefixed so they stay text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def template_rows(questions) -> list[list[str]]:
     """Rows in the template's column order for (job type name, question) pairs."""
     rows = []
     for job_type_name, q in questions:
         options = list(q.options) + [""] * (MAX_OPTIONS - len(q.options))
-        rows.append([_safe(v) for v in [job_type_name, KIND_LABELS[q.kind], q.stem, *options, q.answer,
+        rows.append([safe_cell(v) for v in [job_type_name, KIND_LABELS[q.kind], q.stem, *options, q.answer,
                                         q.score, q.explanation, q.difficulty, ",".join(q.tag_list)]])
     return rows
 

@@ -7,7 +7,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,6 @@ from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
 from ..points import service as points
-from ..points.models import PointsAccount
 from . import grading
 from .importers import normalise_question
 from .models import (LATE_POLICIES, LETTERS, QUIZ_MODES, Attempt, AttemptQuestion, JobType, Question,
@@ -329,54 +328,65 @@ def get_quiz_for_member(member: Member, quiz_id: int) -> Quiz:
 _JT, _Q, _QZ = JobType.__table__, Question.__table__, Quiz.__table__
 _A, _AQ, _WB = Attempt.__table__, AttemptQuestion.__table__, WrongBookEntry.__table__
 _ORG, _MEMBER = Organisation.__table__, Member.__table__
-_DRAW_COLUMNS = (_Q.c.id, _Q.c.job_type_id, _Q.c.position, _Q.c.kind, _Q.c.stem, _Q.c.options)
-
-
 def _bank_stamp_columns():
-    """Two scalar subqueries over the 24-row job type table that change whenever a job type or
+    """Two scalar subqueries over the small job type table that change whenever a job type or
     question is added: every new question reserves its position from `next_position`."""
     return (select(func.coalesce(func.sum(_JT.c.next_position), 0)).scalar_subquery().label("bank_positions"),
             select(func.count(_JT.c.id)).scalar_subquery().label("bank_job_types"))
 
 
-def _bank_spans(stamp: tuple | None = None) -> dict[int, int]:
-    """Each job type's question count n (its questions hold positions 1..n), cached per process
-    and app while the bank stamp is unchanged. Enabling or disabling a question changes no span:
-    the draw's own query only returns enabled questions, so a disabled one is never drawn."""
+class _Bank:
+    """What a draw needs to know about the bank, cached per process and app while the stamp is
+    unchanged: each job type's question count n (its questions hold positions 1..n) and, loaded
+    on first use, its question ids by position. Questions are never deleted or moved, so a
+    position's id never changes; whether a question is enabled is checked by the draw's own
+    query, so a disabled question is never drawn and a re-enabled one is drawn again at once."""
+
+    def __init__(self, stamp: tuple):
+        self.stamp = stamp
+        self.spans = {jt: n for jt, n in db.session.execute(select(_JT.c.id, _JT.c.next_position - 1))}
+        self._ids: dict[int, list] = {}
+
+    def ids(self, job_type_ids) -> dict[int, list]:
+        missing = [jt for jt in job_type_ids if jt not in self._ids]
+        if missing:
+            loaded = {jt: [None] * self.spans.get(jt, 0) for jt in missing}
+            for jt, position, qid in db.session.execute(
+                    select(_Q.c.job_type_id, _Q.c.position, _Q.c.id).where(_Q.c.job_type_id.in_(missing))):
+                if 0 < position <= len(loaded[jt]):
+                    loaded[jt][position - 1] = qid
+            self._ids.update(loaded)
+        return self._ids
+
+
+def _bank(stamp: tuple | None = None) -> _Bank:
     if stamp is None:
         stamp = tuple(db.session.execute(select(*_bank_stamp_columns())).one())
-    cache = current_app.extensions.get("quiz_bank_spans")
-    if cache is None or cache[0] != stamp:
-        spans = {jt: n for jt, n in db.session.execute(select(_JT.c.id, _JT.c.next_position - 1))}
-        cache = current_app.extensions["quiz_bank_spans"] = (stamp, spans)
-    return cache[1]
+    bank = current_app.extensions.get("quiz_bank")
+    if bank is None or bank.stamp != stamp:
+        bank = current_app.extensions["quiz_bank"] = _Bank(stamp)
+    return bank
 
 
-def _draw(job_type_ids: list[int], tags: list[str], count: int, rng, spans: dict[int, int], fetch) -> list:
-    """`count` distinct enabled questions at random, via `fetch(where)` (ORM objects or rows with
-    id, job_type_id and position). Without tags it samples positions 1..n of each job type (one
-    query of O(count) index lookups, no scan or sort of the bank); with tags, or when too many of
-    the sampled positions are disabled, it samples from the matching id list of those job types."""
-    if not tags:
-        offsets, total = [], 0
-        for jt in sorted(set(job_type_ids)):
-            n = spans.get(jt, 0)
-            if n > 0:
-                offsets.append((total, jt))
-                total += n
-        wanted = min(total, count + count // 2 + 2)
-        picks = rng.sample(range(total), wanted) if total else []
-        located, pairs = [], {}
-        for pick in picks:
-            start, jt = next((b, jt) for b, jt in reversed(offsets) if pick >= b)
-            located.append((jt, pick - start + 1))
-            pairs.setdefault(jt, []).append(pick - start + 1)
-        if pairs:
-            found = {(q.job_type_id, q.position): q for q in fetch(and_(_Q.c.is_enabled.is_(True), or_(*[
-                (_Q.c.job_type_id == jt) & _Q.c.position.in_(pos) for jt, pos in pairs.items()])))}
-            order = [found[key] for key in located if key in found]
-            if len(order) >= count or len(order) == len(found) == total:
-                return order[:count]
+def _sample_slots(job_type_ids: list[int], count: int, spans: dict[int, int], rng) -> tuple[list, int]:
+    """A random sample of (job type, position) slots, a few more than `count` in case some are
+    disabled, and the number of slots there are; O(count), no scan or sort of the bank."""
+    offsets, total = [], 0
+    for jt in sorted(set(job_type_ids)):
+        n = spans.get(jt, 0)
+        if n > 0:
+            offsets.append((total, jt))
+            total += n
+    picks = rng.sample(range(total), min(total, count + count // 2 + 2)) if total else []
+    slots = []
+    for pick in picks:
+        start, jt = next((b, jt) for b, jt in reversed(offsets) if pick >= b)
+        slots.append((jt, pick - start + 1))
+    return slots, total
+
+
+def _draw_from_id_list(job_type_ids, tags, count, rng, fetch) -> list:
+    """With tags, or when too many sampled slots were disabled: sample the matching ids."""
     stmt = select(_Q.c.id).where(_Q.c.job_type_id.in_(job_type_ids), _Q.c.is_enabled.is_(True))
     if tags:
         stmt = stmt.where(or_(*[_Q.c.tags.contains(f",{t},", autoescape=True) for t in tags]))
@@ -387,15 +397,44 @@ def _draw(job_type_ids: list[int], tags: list[str], count: int, rng, spans: dict
 
 
 def draw_questions(job_type_ids: list[int], tags: list[str], count: int, rng=_rng) -> list[Question]:
-    """`count` distinct enabled questions at random, as ORM objects (see `_draw`)."""
-    return _draw(job_type_ids, tags, count, rng, _bank_spans(),
-                 lambda where: db.session.scalars(select(Question).where(where)))
+    """`count` distinct enabled questions at random, as ORM objects. Without tags it samples
+    positions of those job types and looks them up by (job type, position) (O(count) index
+    lookups, no scan or sort of the bank); with tags, or when too many sampled questions are
+    disabled, it samples from the matching id list of those job types only."""
+    fetch = lambda where: db.session.scalars(select(Question).where(where))  # noqa: E731
+    if not tags:
+        slots, total = _sample_slots(job_type_ids, count, _bank().spans, rng)
+        pairs: dict[int, list[int]] = {}
+        for jt, position in slots:
+            pairs.setdefault(jt, []).append(position)
+        if pairs:
+            found = {(q.job_type_id, q.position): q for q in fetch(and_(_Q.c.is_enabled.is_(True), or_(*[
+                (_Q.c.job_type_id == jt) & _Q.c.position.in_(pos) for jt, pos in pairs.items()])))}
+            order = [found[slot] for slot in slots if slot in found]
+            if len(order) >= count or len(order) == len(found) == total:
+                return order[:count]
+    return _draw_from_id_list(job_type_ids, tags, count, rng, fetch)
 
 
-def _draw_rows(job_type_ids, tags, count, spans) -> list:
-    """The same draw as plain rows, only the columns a member may see (no answers)."""
-    return _draw(job_type_ids, tags, count, _rng, spans,
-                 lambda where: db.session.execute(select(*_DRAW_COLUMNS).where(where)).all())
+_DRAW_COLUMNS = (_Q.c.id, _Q.c.job_type_id, _Q.c.kind, _Q.c.stem, _Q.c.options)
+_DRAW_BY_ID = select(*_DRAW_COLUMNS).where(_Q.c.id.in_(bindparam("ids", expanding=True)), _Q.c.is_enabled.is_(True))
+
+
+def _draw_rows(job_type_ids: list[int], tags: list[str], count: int, bank: _Bank) -> list:
+    """The same draw for the hot path: the sampled slots become ids through the bank cache and
+    one `id IN (...) AND is_enabled` query fetches only what a member may see (no answers)."""
+    fetch = lambda where: db.session.execute(select(*_DRAW_COLUMNS).where(where)).all()  # noqa: E731
+    if not tags:
+        slots, total = _sample_slots(job_type_ids, count, bank.spans, _rng)
+        by_type = bank.ids({jt for jt, _ in slots})
+        ids = [qid for qid in (by_type[jt][p - 1] if p <= len(by_type[jt]) else None for jt, p in slots)
+               if qid is not None]
+        if ids:
+            found = {r.id: r for r in db.session.execute(_DRAW_BY_ID, {"ids": ids})}
+            order = [found[i] for i in ids if i in found]
+            if len(order) >= count or len(order) == len(found) == total:
+                return order[:count]
+    return _draw_from_id_list(job_type_ids, tags, count, _rng, fetch)
 
 
 # ---- attempts ---------------------------------------------------------------------------------
@@ -420,6 +459,26 @@ _START_QUIZ_COLUMNS = ("id", "org_id", "title", "job_type_ids", "tags", "questio
                        "min_delay_seconds", "opens_at", "closes_at", "is_enabled")
 
 
+def _start_read():
+    member_id, quiz_id = bindparam("member_id"), bindparam("quiz_id")
+    path = (select(_ORG.c.path).join(_MEMBER, _MEMBER.c.org_id == _ORG.c.id)
+            .where(_MEMBER.c.id == member_id).scalar_subquery().label("member_path"))
+    earlier = _A.alias("earlier")
+    latest = (select(func.max(earlier.c.started_at)).where(earlier.c.quiz_id == quiz_id, earlier.c.member_id == member_id)
+              .scalar_subquery().label("latest_start"))
+    return (select(*[_QZ.c[c] for c in _START_QUIZ_COLUMNS], path, latest, *_bank_stamp_columns(),
+                   _A.c.id.label("a_id"), _A.c.status.label("a_status"), _A.c.day.label("a_day"),
+                   _A.c.deadline_at.label("deadline_at"))
+            .select_from(_QZ.outerjoin(_A, and_(_A.c.quiz_id == _QZ.c.id, _A.c.member_id == member_id,
+                                                 or_(_A.c.day == bindparam("day"), _A.c.status == "open"))))
+            .where(_QZ.c.id == quiz_id))
+
+
+_START_READ = _start_read()
+_INSERT_ATTEMPT = insert(_A).returning(_A.c.id)
+_INSERT_ITEMS = insert(_AQ)
+
+
 def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
     """Start (or resume the open) attempt; returns (attempt id, the member's view of it).
 
@@ -429,18 +488,7 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
     attempts-per-day limit hold under concurrent starts."""
     at = clock.now()
     day = clock.business_day(at)
-    path = (select(_ORG.c.path).join(_MEMBER, _MEMBER.c.org_id == _ORG.c.id)
-            .where(_MEMBER.c.id == member_id).scalar_subquery().label("member_path"))
-    earlier = _A.alias("earlier")
-    latest = (select(func.max(earlier.c.started_at)).where(earlier.c.quiz_id == quiz_id, earlier.c.member_id == member_id)
-              .scalar_subquery().label("latest_start"))
-    rows = db.session.execute(
-        select(*[_QZ.c[c] for c in _START_QUIZ_COLUMNS], path, latest, *_bank_stamp_columns(),
-               _A.c.id.label("a_id"), _A.c.status.label("a_status"), _A.c.day.label("a_day"),
-               _A.c.deadline_at.label("deadline_at"))
-        .select_from(_QZ.outerjoin(_A, and_(_A.c.quiz_id == _QZ.c.id, _A.c.member_id == member_id,
-                                             or_(_A.c.day == day, _A.c.status == "open"))))
-        .where(_QZ.c.id == quiz_id)).all()
+    rows = db.session.execute(_START_READ, {"member_id": member_id, "quiz_id": quiz_id, "day": day}).all()
     quiz = rows[0] if rows else None
     if quiz is None or quiz.org_id not in [int(p) for p in (quiz.member_path or "").strip("/").split("/") if p]:
         raise NotFound("quiz not found")
@@ -461,28 +509,35 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
         if wait.total_seconds() > 0:
             raise LimitReached("请稍后再试。 Please wait before the next attempt.", code="too_soon",
                                details={"retry_after_seconds": int(wait.total_seconds()) + 1})
-    spans = _bank_spans((quiz.bank_positions, quiz.bank_job_types))
-    questions = _draw_rows(list(quiz.job_type_ids), list(quiz.tags or []), quiz.question_count, spans)
+    bank = _bank((quiz.bank_positions, quiz.bank_job_types))
+    questions = _draw_rows(list(quiz.job_type_ids), list(quiz.tags or []), quiz.question_count, bank)
     if not questions:
         raise Conflict("题库中没有可用的题目。 There are no questions to draw.", code="no_questions")
     deadline = at + timedelta(seconds=quiz.time_limit_seconds) if quiz.time_limit_seconds else None
+    orders = [grading.shuffled_order(len(q.options), _rng) for q in questions]
+    values = {"quiz_id": quiz.id, "member_id": member_id, "day": day, "day_seq": taken + 1, "started_at": at,
+              "deadline_at": deadline, "question_count": len(questions)}
     try:
-        attempt_id = db.session.execute(insert(_A).values(
-            quiz_id=quiz.id, member_id=member_id, status="open", day=day, day_seq=taken + 1, started_at=at,
-            deadline_at=deadline, question_count=len(questions), correct_count=0, score_percent=0,
-            points_awarded=0, passed=False, late=False, flagged_fast=False).returning(_A.c.id)).scalar_one()
+        if _is_postgres():
+            attempt_id = db.session.execute(_PG_START_WRITES, {
+                **values, "positions": list(range(1, len(questions) + 1)), "question_ids": [q.id for q in questions],
+                "job_type_ids": [q.job_type_id for q in questions], "orders": orders}).scalar_one()
+        else:
+            attempt_id = db.session.execute(_INSERT_ATTEMPT, {
+                **values, "status": "open", "correct_count": 0, "score_percent": 0, "points_awarded": 0,
+                "passed": False, "late": False, "flagged_fast": False}).scalar_one()
+            db.session.execute(_INSERT_ITEMS, [
+                {"attempt_id": attempt_id, "position": position, "question_id": q.id, "job_type_id": q.job_type_id,
+                 "option_order": order, "points": 0}
+                for position, (q, order) in enumerate(zip(questions, orders), start=1)])
     except IntegrityError:
         # the daily slot was taken by a concurrent start; the request's transaction is rolled back
         raise LimitReached("另一场答题刚刚开始。 Another attempt just started.", code="attempt_in_progress") from None
-    items = [{"attempt_id": attempt_id, "position": position, "question_id": q.id, "job_type_id": q.job_type_id,
-              "option_order": grading.shuffled_order(len(q.options), _rng), "points": 0}
-             for position, q in enumerate(questions, start=1)]
-    db.session.execute(insert(_AQ), items)
     attempt = {"id": attempt_id, "quiz_id": quiz.id, "status": "open", "started_at": at, "deadline_at": deadline,
                "submitted_at": None}
     return attempt_id, _view(attempt, quiz, [
-        {"position": i["position"], "kind": q.kind, "stem": q.stem, "options": q.options,
-         "option_order": i["option_order"], "chosen": None} for i, q in zip(items, questions)], at)
+        {"position": position, "kind": q.kind, "stem": q.stem, "options": q.options, "option_order": order,
+         "chosen": None} for position, (q, order) in enumerate(zip(questions, orders), start=1)], at)
 
 
 def start_attempt(member: Member, quiz_id: int) -> Attempt:
@@ -569,19 +624,77 @@ _SUBMIT_ATTEMPT_COLUMNS = ("id", "quiz_id", "member_id", "status", "started_at",
                            "correct_count", "question_count", "score_percent", "points_awarded", "passed", "late")
 
 
-def _read_for_submit(attempt_id: int) -> list:
+def _submit_read():
     """One query: the attempt, its quiz's rules, its items with their questions, and whether each
     question is in the member's wrong-answer book (and its streak)."""
-    return db.session.execute(
-        select(*[_A.c[c] for c in _SUBMIT_ATTEMPT_COLUMNS], *[_QZ.c[c] for c in _SUBMIT_QUIZ_COLUMNS],
-               _AQ.c.position, _AQ.c.question_id, _AQ.c.option_order, _AQ.c.chosen, _AQ.c.answered_at,
-               _AQ.c.is_correct, _AQ.c.points, _Q.c.kind, _Q.c.stem, _Q.c.options, _Q.c.answer,
-               _Q.c.explanation, _Q.c.score, _WB.c.streak.label("book_streak"))
-        .select_from(_A.outerjoin(_QZ, _QZ.c.id == _A.c.quiz_id)
-                     .outerjoin(_AQ, _AQ.c.attempt_id == _A.c.id)
-                     .outerjoin(_Q, _Q.c.id == _AQ.c.question_id)
-                     .outerjoin(_WB, and_(_WB.c.member_id == _A.c.member_id, _WB.c.question_id == _AQ.c.question_id)))
-        .where(_A.c.id == attempt_id).order_by(_AQ.c.position)).all()
+    return (select(*[_A.c[c] for c in _SUBMIT_ATTEMPT_COLUMNS], *[_QZ.c[c] for c in _SUBMIT_QUIZ_COLUMNS],
+                   _AQ.c.position, _AQ.c.question_id, _AQ.c.option_order, _AQ.c.chosen, _AQ.c.answered_at,
+                   _AQ.c.is_correct, _AQ.c.points, _Q.c.kind, _Q.c.stem, _Q.c.options, _Q.c.answer,
+                   _Q.c.explanation, _Q.c.score, _WB.c.streak.label("book_streak"))
+            .select_from(_A.outerjoin(_QZ, _QZ.c.id == _A.c.quiz_id)
+                         .outerjoin(_AQ, _AQ.c.attempt_id == _A.c.id)
+                         .outerjoin(_Q, _Q.c.id == _AQ.c.question_id)
+                         .outerjoin(_WB, and_(_WB.c.member_id == _A.c.member_id,
+                                              _WB.c.question_id == _AQ.c.question_id)))
+            .where(_A.c.id == bindparam("attempt_id")).order_by(_AQ.c.position))
+
+
+_SUBMIT_READ = _submit_read()
+_CLAIM = (update(_A).where(_A.c.id == bindparam("attempt_id"), _A.c.status == "open")
+          .values({c: bindparam(f"new_{c}") for c in ("status", "submitted_at", "correct_count", "score_percent",
+                                                       "passed", "points_awarded", "late", "flagged_fast")}))
+# PostgreSQL: the claim, the items' grades and the wrong-answer book in one statement. Each later
+# part reads `claimed`, so it writes nothing when the claim matched no open attempt.
+_PG_SUBMIT_WRITES = text("""
+WITH claimed AS (
+    UPDATE quiz_attempts SET status = :new_status, submitted_at = :new_submitted_at,
+        correct_count = :new_correct_count, score_percent = :new_score_percent, passed = :new_passed,
+        points_awarded = :new_points_awarded, late = :new_late, flagged_fast = :new_flagged_fast
+    WHERE id = :attempt_id AND status = 'open'
+    RETURNING id
+), graded AS (
+    UPDATE quiz_attempt_questions AS q SET is_correct = g.is_correct, points = g.points
+    FROM claimed, unnest(CAST(:positions AS integer[]), CAST(:correct AS boolean[]), CAST(:points AS integer[]))
+        AS g(position, is_correct, points)
+    WHERE q.attempt_id = claimed.id AND q.position = g.position
+    RETURNING q.id
+), filed AS (
+    INSERT INTO quiz_wrong_book (member_id, question_id, streak, wrong_count, updated_at)
+    SELECT :member_id, w.question_id, 0, 1, :new_submitted_at
+    FROM claimed, unnest(CAST(:wrong AS integer[])) AS w(question_id)
+    ON CONFLICT (member_id, question_id) DO UPDATE
+        SET streak = 0, wrong_count = quiz_wrong_book.wrong_count + 1, updated_at = EXCLUDED.updated_at
+    RETURNING id
+)
+SELECT count(*) FROM claimed
+""")
+
+# PostgreSQL: the attempt and its drawn questions in one statement.
+_PG_START_WRITES = text("""
+WITH attempt AS (
+    INSERT INTO quiz_attempts (quiz_id, member_id, status, day, day_seq, started_at, deadline_at, question_count,
+                               correct_count, score_percent, points_awarded, passed, late, flagged_fast)
+    VALUES (:quiz_id, :member_id, 'open', :day, :day_seq, :started_at, :deadline_at, :question_count,
+            0, 0, 0, false, false, false)
+    RETURNING id
+), items AS (
+    INSERT INTO quiz_attempt_questions (attempt_id, position, question_id, job_type_id, option_order, points)
+    SELECT attempt.id, d.position, d.question_id, d.job_type_id, d.option_order, 0
+    FROM attempt, unnest(CAST(:positions AS integer[]), CAST(:question_ids AS integer[]),
+                         CAST(:job_type_ids AS integer[]), CAST(:orders AS varchar[]))
+        AS d(position, question_id, job_type_id, option_order)
+    RETURNING attempt_id
+)
+SELECT id FROM attempt
+""")
+
+
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _read_for_submit(attempt_id: int) -> list:
+    return db.session.execute(_SUBMIT_READ, {"attempt_id": attempt_id}).all()
 
 
 def _rows_view(rows, at: datetime) -> dict:
@@ -626,19 +739,29 @@ def _submit(member_id: int, attempt_id: int) -> dict:
                    late=cutoff is not None and at > cutoff)
     # The conditional UPDATE lets one submit through; a concurrent second one waits for the row,
     # then matches nothing and returns what the first one wrote.
-    claimed = db.session.execute(
-        update(_A).where(_A.c.id == attempt_id, _A.c.status == "open")
-        .values(status="submitted", submitted_at=at, correct_count=correct, score_percent=score_percent,
-                passed=passed, points_awarded=attempt["points_awarded"], late=attempt["late"],
-                flagged_fast=answered > 0 and duration < FAST_SECONDS_PER_QUESTION * answered)).rowcount
-    if not claimed:
-        return _rows_view(_read_for_submit(attempt_id), at)
-    right = [i["position"] for i in items if i["is_correct"]]
-    scored = {i["position"]: i["points"] for i in items if i["points"]}
-    db.session.execute(update(_AQ).where(_AQ.c.attempt_id == attempt_id).values(
-        is_correct=_AQ.c.position.in_(right),
-        points=case(scored, value=_AQ.c.position, else_=0) if scored else 0))
-    _update_wrong_book(member_id, items, at)
+    claim = {"attempt_id": attempt_id, "new_status": "submitted", "new_submitted_at": at,
+             "new_correct_count": correct, "new_score_percent": score_percent, "new_passed": passed,
+             "new_points_awarded": attempt["points_awarded"], "new_late": attempt["late"],
+             "new_flagged_fast": answered > 0 and duration < FAST_SECONDS_PER_QUESTION * answered}
+    wrong = [i["question_id"] for i in items if not i["is_correct"]]
+    if _is_postgres():
+        # claim, grade the items and file the wrong answers in one round trip; nothing but the
+        # claim's own UPDATE runs unless the claim matched (a concurrent submit got there first)
+        claimed = db.session.execute(_PG_SUBMIT_WRITES, {
+            **claim, "positions": [i["position"] for i in items], "correct": [bool(i["is_correct"]) for i in items],
+            "points": [i["points"] for i in items], "member_id": member_id, "wrong": wrong}).scalar()
+        if not claimed:
+            return _rows_view(_read_for_submit(attempt_id), at)
+        _update_wrong_book(member_id, items, at, wrong_filed=True)
+    else:
+        if not db.session.execute(_CLAIM, claim).rowcount:
+            return _rows_view(_read_for_submit(attempt_id), at)
+        right = [i["position"] for i in items if i["is_correct"]]
+        scored = {i["position"]: i["points"] for i in items if i["points"]}
+        db.session.execute(update(_AQ).where(_AQ.c.attempt_id == attempt_id).values(
+            is_correct=_AQ.c.position.in_(right),
+            points=case(scored, value=_AQ.c.position, else_=0) if scored else 0))
+        _update_wrong_book(member_id, items, at)
     if quiz is not None:
         _award(member_id, attempt_id, attempt, quiz, at)
     return _view(attempt, quiz, items, at)
@@ -678,17 +801,28 @@ def _award(member_id: int, attempt_id: int, attempt: dict, quiz, at: datetime) -
                       reason=f"答题得分：{quiz.title}", expires_on=points.default_expiry(clock.business_day(at)))
 
 
-def _update_wrong_book(member_id: int, items: list[dict], at: datetime) -> None:
+_WRONG_BOOK_UPSERTS: dict[str, object] = {}
+
+
+def _wrong_book_upsert():
+    """INSERT … ON CONFLICT for the dialect, built once (run with many rows in one round trip)."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = _WRONG_BOOK_UPSERTS.get(dialect)
+    if stmt is None:
+        base = (pg_insert if dialect == "postgresql" else sqlite_insert)(_WB)
+        stmt = _WRONG_BOOK_UPSERTS[dialect] = base.on_conflict_do_update(
+            index_elements=[_WB.c.member_id, _WB.c.question_id],
+            set_={"streak": 0, "wrong_count": _WB.c.wrong_count + 1, "updated_at": base.excluded.updated_at})
+    return stmt
+
+
+def _update_wrong_book(member_id: int, items: list[dict], at: datetime, wrong_filed: bool = False) -> None:
     """A wrong answer puts the question in the book (or resets its streak); a right answer to a
     question in the book adds to its streak, and it leaves after WRONG_BOOK_STREAK_TO_LEAVE."""
     wrong = [i["question_id"] for i in items if not i["is_correct"]]
-    if wrong:
-        dialect = db.session.get_bind().dialect.name
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_WB).values(
-            [{"member_id": member_id, "question_id": q, "streak": 0, "wrong_count": 1, "updated_at": at} for q in wrong])
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=[_WB.c.member_id, _WB.c.question_id],
-            set_={"streak": 0, "wrong_count": _WB.c.wrong_count + 1, "updated_at": at}))
+    if wrong and not wrong_filed:
+        db.session.execute(_wrong_book_upsert(), [
+            {"member_id": member_id, "question_id": q, "streak": 0, "wrong_count": 1, "updated_at": at} for q in wrong])
     in_book = [i for i in items if i["is_correct"] and i["book_streak"] is not None]
     leaving = [i["question_id"] for i in in_book if i["book_streak"] + 1 >= WRONG_BOOK_STREAK_TO_LEAVE]
     staying = [i["question_id"] for i in in_book if i["book_streak"] + 1 < WRONG_BOOK_STREAK_TO_LEAVE]

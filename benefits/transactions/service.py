@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import clock
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
+from ..spreadsheets import safe_cell
 from ..members import service as members
 from ..members.models import Card, Member
 from ..merchants import service as merchants
@@ -396,15 +397,6 @@ def statement_lines(merchant: Merchant, statement_id: int | None):
     return list(sales), list(refunds)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """Spreadsheet-safe text: a cell that could start a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 # --- admin reports ----------------------------------------------------------------------------
 
 def merchant_report(scope: Organisation, start: date, end: date) -> list[dict]:
@@ -452,4 +444,4 @@ def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> l
                      *[format_yuan(v) for v in (r.amount_fen, r.discount_fen, r.pay_fen, r.union_fen, r.bank_fen, r.merchant_fen)]])
     totals = statement.totals if statement else period_totals(merchant.id, None)
     rows.append(["net", "", "", "", "", "", *[format_yuan(totals["net"][k]) for k in _SUMS]])
-    return [[csv_cell(v) for v in row] for row in rows]
+    return [[safe_cell(v) for v in row] for row in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from flask import g
 
 from benefits.database import unit_of_work
 from tests import factories
@@ -40,13 +39,3 @@ def as_bozhou(client, world):
 def error_code(response) -> str:
     assert response.is_json, response.get_data(as_text=True)[:200]
     return response.get_json()["error"]["code"]
-
-
-@pytest.fixture
-def forget_user_between_requests(app):
-    """The `app` fixture keeps one app context open, so requests share `g` — and Flask-Login
-    caches the signed-in user there. Drop it so each request loads its user from its own cookie,
-    as it does in production where every request has its own context."""
-    @app.before_request
-    def _forget_previous_user():
-        g.pop("_login_user", None)

@@ -15,7 +15,6 @@ from benefits.pii import make_id_number
 from tests import factories
 from tests.conftest import make_app
 
-pytestmark = pytest.mark.usefixtures("forget_user_between_requests")
 
 NEW_ID = make_id_number("341602", date(1991, 7, 8), 654)
 

@@ -6,7 +6,6 @@ from markupsafe import escape
 
 from tests.api.conftest import error_code
 
-pytestmark = pytest.mark.usefixtures("forget_user_between_requests")
 
 
 @pytest.mark.parametrize("method,url,status,code", [

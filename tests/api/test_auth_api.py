@@ -1,14 +1,12 @@
 """Sign-in over JSON and pages: generic errors, session renewal and invalidation, throttling."""
 from __future__ import annotations
 
-import pytest
 
 from benefits.auth import throttle
 from benefits.extensions import db
 from tests.api.conftest import api_login, error_code
 from tests.conftest import make_app
 
-pytestmark = pytest.mark.usefixtures("forget_user_between_requests")
 
 
 def test_login_sets_session_and_hides_member_id_number(client, world):

@@ -14,7 +14,6 @@ from benefits.members.models import ActivationCode, Card, Member
 from benefits.pii import make_id_number
 from tests.api.conftest import api_login, error_code
 
-pytestmark = pytest.mark.usefixtures("forget_user_between_requests")
 
 
 def count(model) -> int:

@@ -26,7 +26,6 @@ def _worker(database_url, redis_url, jobs, barrier, results):
     from benefits.database import unit_of_work
     from benefits.extensions import db
     from benefits.merchants.models import Merchant, Store
-    from benefits.members.models import Member
     from benefits.promotions import service
     from config import TestingConfig
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from benefits import clock
 from benefits.errors import Conflict, DomainError, NotAuthenticated, NotFound, ValidationError
 from benefits.extensions import db
+from benefits.spreadsheets import safe_cell
 from benefits.members import service as members
 from benefits.merchants import service as merchants
 from benefits.promotions import service as promotions
-from benefits.promotions.models import PromotionRule
 from benefits.transactions import service as till
 from benefits.transactions.models import CardTransaction, PayToken, Refund
 from tests import factories, till_factories as tf
@@ -235,7 +235,7 @@ def test_statement_csv_escapes_formulas(world):
     cells = [c for row in rows for c in row]
     assert "'=HYPERLINK(\"http://x\")" in cells
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
-    assert till.csv_cell("-1.00") == "'-1.00" and till.csv_cell("@SUM") == "'@SUM" and till.csv_cell("12") == "12"
+    assert safe_cell("-1.00") == "'-1.00" and safe_cell("@SUM") == "'@SUM" and safe_cell("12") == "12"
 
 
 def test_member_savings_month_and_year(world):

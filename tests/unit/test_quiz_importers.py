@@ -104,3 +104,14 @@ def test_aiken_reads_questions_and_reports_missing_answer():
     assert len(questions) == 1 and questions[0]["answer"] == "B" and questions[0]["options"][1] == "119"
     assert problems == [{"line": 7, "message": problems[0]["message"]}]
     assert "ANSWER" in problems[0]["message"]
+
+
+def test_exported_formula_like_stem_imports_back_unchanged():
+    class Q:
+        kind, stem, options, answer, score, explanation, difficulty, tag_list = (
+            "single", "-5℃以下应停止露天焊接作业吗？", ["是", "否"], "A", 1, "=见规程", 2, [])
+    exported = importers.write_csv(importers.template_rows([("焊工", Q)]))
+    assert "'-5℃" in exported.decode("utf-8-sig")
+    questions, problems = importers.parse_csv(exported)
+    assert problems == []
+    assert questions[0]["stem"] == Q.stem and questions[0]["explanation"] == "=见规程"

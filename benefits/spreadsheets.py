@@ -1,0 +1,55 @@
+"""Spreadsheets in and out: formula-injection escaping for exports and the XLSX archive guard
+for uploads (zip bombs, non-workbooks) — shared by every import and export."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_COMPRESSION_RATIO = 100
+MAX_ZIP_ENTRIES = 2000
+
+
+class UnsafeSpreadsheet(ValueError):
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def safe_cell(value) -> str:
+    """Text a spreadsheet will not run: a cell that could start a formula gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo `safe_cell` when a file we exported is imported again."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
+def check_xlsx_archive(data: bytes, max_uncompressed: int) -> None:
+    """Refuse anything that is not a plausible XLSX before a byte of it is inflated.
+
+    The sizes come from the zip's central directory; an archive that lies about them still
+    cannot get past openpyxl's reader because zipfile stops at the declared size.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError):
+        raise UnsafeSpreadsheet("the file is not a valid XLSX workbook", "bad_xlsx") from None
+    with archive:
+        infos = archive.infolist()
+        names = {i.filename for i in infos}
+        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+            raise UnsafeSpreadsheet("the file is not a valid XLSX workbook", "bad_xlsx")
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise UnsafeSpreadsheet("the XLSX file has too many parts", "xlsx_too_large")
+        total = sum(i.file_size for i in infos)
+        if total > max_uncompressed:
+            raise UnsafeSpreadsheet(
+                f"the XLSX file would unpack to {total // (1024 * 1024)} MB, more than the "
+                f"{max_uncompressed // (1024 * 1024)} MB allowed", "xlsx_too_large")
+        for info in infos:
+            if info.file_size > 1024 * 1024 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                raise UnsafeSpreadsheet("the XLSX file is compressed suspiciously well (zip bomb?)",
+                                        "xlsx_zip_bomb")
