@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+
+import psycopg
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -43,3 +46,88 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
+
+
+# ---------------------------------------------------------------- hot reads
+#
+# A till quote is a few reads and no write, thousands of times a minute. On PostgreSQL
+# `hot_reads()` runs them on a pooled connection put in autocommit (no BEGIN/ROLLBACK round
+# trips; each statement reads committed data) and `read_rows()` sends each statement's SQL,
+# compiled once, straight to psycopg, without the session and result machinery. Elsewhere (SQLite,
+# or inside a unit of work that has already begun) `read_rows()` runs the same statement through
+# the session, so the services read the same rows either way.
+
+_hot = threading.local()
+_compiled: dict = {}
+
+
+@contextlib.contextmanager
+def hot_reads():
+    if getattr(_hot, "conn", None) is not None or not is_postgres() or db.session().in_transaction():
+        yield
+        return
+    fairy = db.engine.raw_connection()
+    conn = fairy.driver_connection
+    broken = False
+    try:
+        conn.autocommit = True
+        _hot.conn = conn
+        yield
+    except BaseException as exc:
+        broken = isinstance(exc, psycopg.OperationalError)
+        raise
+    finally:
+        _hot.conn = None
+        if broken or conn.closed:
+            fairy.invalidate()
+        else:
+            conn.autocommit = False
+        fairy.close()
+
+
+def _compile(stmt) -> tuple[str, dict, dict]:
+    found = _compiled.get(stmt)
+    if found is None:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        found = _compiled[stmt] = (compiled.string, dict(compiled.params), dict(compiled._bind_processors))
+    return found
+
+
+def _driver_execute(conn, stmt, params: dict):
+    sql, defaults, processors = _compile(stmt)
+    values = {**defaults, **params}
+    for name, process in processors.items():
+        if name in values:
+            values[name] = process(values[name])
+    return conn.execute(sql, values)
+
+
+def _driver_connection():
+    """psycopg's connection for the statement: the hot-read one, or the session's (in its
+    transaction); None off PostgreSQL."""
+    conn = getattr(_hot, "conn", None)
+    if conn is None and is_postgres():
+        conn = db.session.connection().connection.driver_connection
+    return conn
+
+
+def run_rows(stmt, params: dict) -> list[tuple]:
+    """Rows of a Core statement built once per process (SELECT, or a write with RETURNING), run
+    in the session's transaction. On PostgreSQL its SQL, compiled once, goes straight to psycopg:
+    the hot paths run a handful of these per request, and SQLAlchemy's execution machinery cost
+    more than the statements."""
+    conn = _driver_connection()
+    if conn is None:
+        return [tuple(row) for row in db.session.connection().execute(stmt, params)]
+    return _driver_execute(conn, stmt, params).fetchall()
+
+
+def run_count(stmt, params: dict) -> int:
+    """Rows changed by a Core UPDATE/DELETE built once per process (see `run_rows`)."""
+    conn = _driver_connection()
+    if conn is None:
+        return db.session.connection().execute(stmt, params).rowcount
+    return _driver_execute(conn, stmt, params).rowcount
+
+
+read_rows = run_rows   # for statements that only read (inside `hot_reads` they run in autocommit)

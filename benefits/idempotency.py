@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import request
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import now
+from .database import run_count, run_rows
 from .errors import Conflict, ValidationError
 from .extensions import db
 
@@ -67,26 +68,46 @@ def run_once(scope: str, key: str | None, payload: Any,
     if key is None:
         return operation()
     print_ = fingerprint(payload)
-    table = IdempotencyRecord.__table__
     # One statement claims the key. A concurrent request holding the same key makes this wait on
     # the unique index until it commits (then nothing is inserted and we replay its answer) or
     # rolls back (then the row is ours); nothing raises, so no savepoint is needed.
-    record_id = db.session.execute(
-        _insert()(table).values(scope=scope, key=key, fingerprint=print_, status_code=0, response=None,
-                                created_at=now())
-        .on_conflict_do_nothing(index_elements=[table.c.scope, table.c.key]).returning(table.c.id)).scalar()
+    claimed = run_rows(_claim_statement(), {"scope": scope, "key": key, "fingerprint": print_, "at": now()})
+    record_id = claimed[0][0] if claimed else None
     if record_id is None:
         found = db.session.scalar(select(IdempotencyRecord).where(
             IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
             .execution_options(populate_existing=True))
         return _replay(found, print_)
     body, status = operation()
-    db.session.execute(update(table).where(table.c.id == record_id).values(response=body, status_code=status))
     db.session.flush()
+    run_count(_store_statement(), {"record_id": record_id, "response": body, "status_code": status})
     return body, status
 
 
-def _insert():
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+_STATEMENTS: dict = {}
+
+
+def _claim_statement():
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once per dialect."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = _STATEMENTS.get(("claim", dialect))
+    if stmt is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        table = IdempotencyRecord.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _STATEMENTS[("claim", dialect)] = (
+            insert(table).values(scope=bindparam("scope"), key=bindparam("key"), fingerprint=bindparam("fingerprint"),
+                                 status_code=0, response=None, created_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=[table.c.scope, table.c.key]).returning(table.c.id))
+    return stmt
+
+
+def _store_statement():
+    stmt = _STATEMENTS.get("store")
+    if stmt is None:
+        table = IdempotencyRecord.__table__
+        stmt = _STATEMENTS["store"] = (update(table).where(table.c.id == bindparam("record_id"))
+                                       .values(response=bindparam("response", type_=JSON),
+                                               status_code=bindparam("status_code")))
+    return stmt

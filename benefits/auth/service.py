@@ -1,7 +1,9 @@
 """Accounts, sign-in and activation."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
@@ -137,13 +139,37 @@ def set_enabled(actor, user: User, enabled: bool) -> User:
     return user
 
 
+_USER_ROW = None
+
+
+def _user_row_statement():
+    global _USER_ROW
+    if _USER_ROW is None:
+        t = User.__table__
+        _USER_ROW = select(*t.c).where(t.c.id == bindparam("id"))
+    return _USER_ROW
+
+
 def load_user(session_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session token, so rotated sessions stop here."""
+    """Flask-Login loader: the id carries the session token, so rotated sessions stop here.
+
+    Runs on every signed-in request, so it reads the row with a Core statement and attaches it to
+    the session as a persistent User (`make_transient_to_detached` + `add`: no second query, and
+    relationships load lazily as usual) instead of paying for an ORM entity load.
+    """
     try:
         user_id, token = session_id.split(":", 1)
-        user = db.session.get(User, int(user_id))
-    except (ValueError, TypeError):
+        uid = int(user_id)
+    except (ValueError, TypeError, AttributeError):
         return None
-    if user is None or user.session_token != token or not user.is_enabled:
+    user = db.session.identity_map.get(identity_key(User, uid))
+    if user is None:
+        row = db.session.execute(_user_row_statement(), {"id": uid}).first()
+        if row is None:
+            return None
+        user = User(**row._asdict())
+        make_transient_to_detached(user)
+        db.session.add(user)
+    if user.session_token != token or not user.is_enabled:
         return None
     return user

@@ -253,12 +253,18 @@ def card_for_payment(number: str) -> Card:
                              .options(joinedload(Card.member).joinedload(Member.org)))
     if card is None:
         raise NotFound("未找到此卡号。 No card with this number.", code="unknown_card")
-    if card.status != "active":
-        code, message = _REFUSALS[card.status]
-        raise CardRefused(message, code=code)
-    if card.member.status != "active":
-        raise CardRefused(_REFUSALS["cancelled"][1], code="card_cancelled")
+    check_payable(card.status, card.member.status)
     return card
+
+
+def check_payable(card_status: str, member_status: str) -> None:
+    """Refuse a frozen, lost or cancelled card, or a member who has left, with a sentence the
+    cashier can read out."""
+    if card_status != "active":
+        code, message = _REFUSALS[card_status]
+        raise CardRefused(message, code=code)
+    if member_status != "active":
+        raise CardRefused(_REFUSALS["cancelled"][1], code="card_cancelled")
 
 
 def _hash_code(code: str) -> str:

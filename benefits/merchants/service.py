@@ -203,14 +203,22 @@ def terminal_keys_of(merchant: Merchant) -> list[TerminalKey]:
         select(TerminalKey).join(Store).where(Store.merchant_id == merchant.id).order_by(TerminalKey.id)))
 
 
+def hash_terminal_key(key: str) -> str:
+    return _hash_key(key.strip())
+
+
+def invalid_terminal_key() -> NotAuthenticated:
+    return NotAuthenticated("终端密钥无效或已吊销。 The terminal key is invalid or revoked.",
+                            code="invalid_terminal_key")
+
+
 def authenticate_terminal(key: str) -> TerminalKey:
     """The live key for this plain key, or 401."""
     # One query for the key, its store, merchant and owning union: every till request needs them.
-    row = db.session.scalar(select(TerminalKey).where(TerminalKey.key_hash == _hash_key(key.strip()))
+    row = db.session.scalar(select(TerminalKey).where(TerminalKey.key_hash == hash_terminal_key(key))
                             .options(joinedload(TerminalKey.store).joinedload(Store.merchant).joinedload(Merchant.org)))
     if row is None or row.revoked_at is not None:
-        raise NotAuthenticated("终端密钥无效或已吊销。 The terminal key is invalid or revoked.",
-                               code="invalid_terminal_key")
+        raise invalid_terminal_key()
     return row
 
 

@@ -108,7 +108,9 @@ def forget(rule_id: int) -> None:
 
 def _left(rule_ids=None):
     from .models import PromotionRule as R
-    stmt = select(R.id, R.budget_fen - R.budget_used_fen, R.global_limit - R.uses_count).where(
+    from .service import free_allotment_column
+    stmt = select(R.id, R.budget_fen - R.budget_used_fen + free_allotment_column(),
+                  R.global_limit - R.uses_count).where(
         (R.budget_fen.is_not(None)) | (R.global_limit.is_not(None)))
     if rule_ids is not None:
         stmt = stmt.where(R.id.in_(rule_ids))
@@ -154,12 +156,14 @@ counters.register_reconciler("promotions", reconcile)
 @event.listens_for(Session, "after_commit")
 def _kept(session: Session) -> None:
     session.info.pop("promotions_gate", None)
+    session.info.pop("promotions_slices", None)   # service: which budget slice each rule used
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _released(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is not None:
         return
+    session.info.pop("promotions_slices", None)
     pending = session.info.pop("promotions_gate", None)
     if pending:
         for rule_id, (fen, uses) in pending.items():

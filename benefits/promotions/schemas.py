@@ -55,10 +55,10 @@ class PromotionRuleSchema(Schema):
     name = fields.String()
     status = fields.String()
     budget_fen = fields.Integer(allow_none=True)
-    budget_used_fen = fields.Integer()
+    budget_used_fen = fields.Function(lambda rule: rule.budget_spent_fen, metadata={"type": "integer"})
     budget_left_fen = fields.Integer(allow_none=True)
     global_limit = fields.Integer(allow_none=True)
-    uses_count = fields.Integer()
+    uses_count = fields.Function(lambda rule: rule.total_uses, metadata={"type": "integer"})
     current_version = fields.Nested(PromotionVersionSchema, allow_none=True)
     summary = fields.Method("get_summary")
 

@@ -6,11 +6,14 @@ only sheds requests for exhausted rules before SQL is touched.
 """
 from __future__ import annotations
 
+import random
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import Integer, String, any_, bindparam, case, func, insert, null, select, union_all, update
+from sqlalchemy import (BigInteger, Integer, String, cast, any_, bindparam, case, delete, exists, func, insert, null, select, union_all,
+                        update)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,13 +21,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import clock
 from ..audit import service as audit
 from ..errors import NotFound, ValidationError
+from ..database import read_rows, run_count
 from ..extensions import db
 from ..money import split_fairly
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
 from . import engine, gate
 from .engine import Purchase, Quote, Rejected, RuleBook, RuleState, RuleTerms
-from .models import PromotionMemberUse, PromotionRule, PromotionRuleVersion, PromotionUsage
+from .models import (PromotionBookStamp, PromotionBudgetSlice, PromotionMemberUse, PromotionRule, PromotionRuleVersion,
+                     PromotionUsage)
 from .validation import clean_terms
 
 # ---------------------------------------------------------------- admin side
@@ -60,6 +65,7 @@ def create_rule(actor, scope: Organisation, data: dict) -> PromotionRule:
     db.session.add(rule)
     db.session.flush()
     _add_version(actor, rule, terms)
+    bump_book_stamp()
     audit.record(actor, "promotion.create", "promotion_rule", rule.id, org_id=rule.org_id,
                  after={"name": rule.name, **terms})
     return rule
@@ -67,6 +73,8 @@ def create_rule(actor, scope: Organisation, data: dict) -> PromotionRule:
 
 def edit_rule(actor, scope: Organisation, rule: PromotionRule, data: dict) -> PromotionRuleVersion:
     """A new version; older versions and the transactions that snapshot them stay as they were."""
+    fold_slices(rule.id)   # so the rule row holds all that was spent and used, for the checks below
+    db.session.refresh(rule)
     terms = clean_terms(data, scope, rule=rule)
     before = dict(rule.current_version.terms) if rule.current_version else None
     rule.name = data["name"].strip()
@@ -76,6 +84,7 @@ def edit_rule(actor, scope: Organisation, rule: PromotionRule, data: dict) -> Pr
     rule.updated_at = clock.now()
     version = _add_version(actor, rule, terms)
     db.session.flush()
+    bump_book_stamp()
     gate.forget(rule.id)
     audit.record(actor, "promotion.edit", "promotion_rule", rule.id, org_id=rule.org_id,
                  before=before, after={"name": rule.name, "version": version.number, **terms})
@@ -91,6 +100,7 @@ def set_status(actor, rule: PromotionRule, status: str) -> PromotionRule:
         rule.revision += 1
         rule.updated_at = clock.now()
         db.session.flush()
+        bump_book_stamp()
         audit.record(actor, "promotion.status", "promotion_rule", rule.id, org_id=rule.org_id,
                      before={"status": before}, after={"status": status})
     return rule
@@ -147,14 +157,22 @@ def report(rule: PromotionRule) -> RuleReport:
 # ---------------------------------------------------------------- the rule book (per process)
 #
 # Each process keeps the active rules' terms compiled into a `RuleBook` (scope index) together
-# with the stamp it was built under: the rule count, the sum of revisions (bumped by every edit
-# and status change) and the highest id. Rules are never deleted, so any committed change moves
-# the stamp. The till reads the stamp in the same statement as the live budgets and uses
-# (`_live`), so a quote never uses a book older than the counters it reads, at no extra query.
+# with the stamp it was built under: the version of the one `promotion_book_stamps` row, which
+# every create, edit and status change bumps in its own transaction. The till reads the stamp
+# by primary key in the same statement as the live budgets and uses (`_live`), so a quote never
+# uses a book older than the counters it reads, at no extra query.
 
 def _stamp_columns():
-    r = PromotionRule
-    return (func.count(r.id), func.coalesce(func.sum(r.revision), 0), func.coalesce(func.max(r.id), 0))
+    def one(column):
+        return select(column).where(PromotionBookStamp.id == 1).scalar_subquery()
+    return (func.coalesce(one(PromotionBookStamp.version), 0), func.coalesce(one(PromotionBookStamp.nonce), ""))
+
+
+def bump_book_stamp() -> None:
+    """Move the stamp (in the caller's transaction): every process rebuilds its book."""
+    t = PromotionBookStamp.__table__
+    db.session.execute(_insert()(t).values(id=1, version=1, nonce=secrets.token_hex(16))
+                       .on_conflict_do_update(index_elements=[t.c.id], set_={"version": t.c.version + 1}))
 
 
 class _Book:
@@ -249,34 +267,40 @@ def _live_statement(dialect: str, limited: bool):
 
         r, u = PromotionRule, PromotionMemberUse
         stamp = select(*(c.label(f"s{i}") for i, c in enumerate(_stamp_columns()))).subquery("book_stamp")
-        stmt = (select(stamp.c.s0, stamp.c.s1, stamp.c.s2, r.id, r.status, r.budget_fen - r.budget_used_fen,
+        # Only the counted rules that could change the answer come back: paused, out of uses, or
+        # with less budget left than the price (a discount never exceeds the price, so a larger
+        # budget cannot clamp it). Usually none, however many rules the till has.
+        binding = ((r.status != "active") | (r.global_limit - r.uses_count <= 0)
+                   | (r.budget_fen - r.budget_used_fen < bindparam("amount_fen", type_=Integer)))
+        stmt = (select(stamp.c.s0, stamp.c.s1, r.id, r.status, r.budget_fen - r.budget_used_fen + free_allotment_column(),
                        r.global_limit - r.uses_count, null().label("period"), null().label("uses"))
-                .select_from(stamp.outerjoin(r, among(r.id, "counted", Integer))))
+                .select_from(stamp.outerjoin(r, among(r.id, "counted", Integer) & binding)))
         if limited:
-            stmt = union_all(stmt, select(null(), null(), null(), u.rule_id, null(), null(), null(), u.period, u.uses)
+            stmt = union_all(stmt, select(null(), null(), u.rule_id, null(), null(), null(), u.period, u.uses)
                              .where(u.member_id == bindparam("member_id"), among(u.rule_id, "limited", Integer),
                                     among(u.period, "periods", String)))
         stmt = _LIVE_STATEMENTS[(dialect, limited)] = stmt
     return stmt
 
 
-def _live(rules: _TillRules, member_id: int, day: date):
-    """One statement: the rule-book stamp, the counters of the counted rules and this member's
-    uses of the limited ones in the current periods. Returns (stamp, counters, uses)."""
+def _live(rules: _TillRules, member_id: int, day: date, amount_fen: int):
+    """One statement: the rule-book stamp, the counters of the counted rules that could bind at
+    this price, and this member's uses of the limited ones in the current periods.
+    Returns (stamp, counters, uses)."""
     keys = period_keys(day)
-    params = {"counted": rules.counted}
+    params = {"counted": rules.counted, "amount_fen": amount_fen}
     if rules.limited:
         params.update(member_id=member_id, limited=rules.limited, periods=list(keys.values()))
     stmt = _live_statement(db.session.get_bind().dialect.name, bool(rules.limited))
     by_key = {v: k for k, v in keys.items()}
     found_stamp, counters, used = None, {}, {}
-    for row in db.session.execute(stmt, params):
+    for row in read_rows(stmt, params):
         if row[0] is not None:
-            found_stamp = (row[0], row[1], row[2])
-            if row[3] is not None:
-                counters[row[3]] = (row[4], row[5], row[6])
+            found_stamp = (row[0], row[1])
+            if row[2] is not None:
+                counters[row[2]] = (row[3], row[4], row[5])
         else:
-            used.setdefault(row[3], {})[by_key[row[7]]] = row[8]
+            used.setdefault(row[2], {})[by_key[row[6]]] = row[7]
     return found_stamp, counters, used
 
 
@@ -291,8 +315,9 @@ def _states(rules: _TillRules, counters: dict, used: dict) -> dict[int, RuleStat
             status, budget_left, uses_left = counters[t.rule_id]
             states[t.rule_id] = RuleState(budget_left_fen=budget_left, uses_left=uses_left,
                                           member_used=member_used, active=status == "active")
-        elif t.budget_fen is None and t.global_limit is None:
-            # nothing to count: the book (checked against the stamp just now) says it is active
+        else:
+            # nothing binding to count: the book (checked against the stamp just now) says it is
+            # active, and any budget left is at least the price
             states[t.rule_id] = RuleState(member_used=member_used) if member_used else _OPEN
     return states
 
@@ -302,7 +327,7 @@ def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str]) -> Q
     day = clock.business_day(purchase.at)
     for _attempt in range(3):
         rules = _till_rules(b, purchase)
-        stamp, counters, used = _live(rules, member_id, day)
+        stamp, counters, used = _live(rules, member_id, day, purchase.amount_fen)
         if stamp == b.stamp:
             break
         b = _build(stamp)   # a rule changed since this process compiled its book
@@ -373,7 +398,10 @@ def _insert():
 
 
 def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[int, str]:
-    """Take one use and up to the discount from the rule; returns (fen granted, reason if 0)."""
+    """Take one use and up to the discount from the rule; returns (fen granted, reason if 0).
+
+    The member's per-period uses first (one conditional upsert per period), then the rule's use
+    and budget: from a budget slice, or, for a rule with a global use limit, from its row."""
     terms = applied.terms
     rule_id = applied.rule_id
     want, shed = gate.reserve(rule_id, applied.discount_fen, terms)
@@ -394,6 +422,25 @@ def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[in
             gate.release(rule_id)
             return 0, "member_limit_" + period
         done.append(period)
+    if terms.get("global_limit") is None:
+        number = random.randrange(SLICES)
+        granted = _take_from_slice(rule_id, number, want, budgeted=terms.get("budget_fen") is not None)
+        reason = "" if granted > 0 else "budget_spent"
+        if granted > 0:
+            db.session.info.setdefault("promotions_slices", {})[rule_id] = number
+    else:
+        granted, reason = _take_from_rule_row(rule_id, want)
+    if granted <= 0:
+        _member_uses_back(rule_id, member_id, [keys[p] for p in done])
+        gate.release(rule_id)
+        gate.mark_exhausted(rule_id, "uses" if reason == "global_limit" else "budget")
+        return 0, reason
+    gate.confirm(rule_id, granted)
+    return granted, ""
+
+
+def _take_from_rule_row(rule_id: int, want: int) -> tuple[int, str]:
+    """A rule with a global use limit: its use and budget on its own row (conditional UPDATEs)."""
     # The usual case in one conditional UPDATE: a use and the whole discount both fit. (Core, on
     # the table: nothing in the session holds these counters, and the ORM path costs more.)
     c = PromotionRule.__table__.c
@@ -401,30 +448,156 @@ def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[in
         update(PromotionRule.__table__).values(uses_count=c.uses_count + 1, budget_used_fen=c.budget_used_fen + want)
         .where(c.id == rule_id, c.status == "active", (c.global_limit.is_(None)) | (c.uses_count < c.global_limit),
                (c.budget_fen.is_(None)) | (c.budget_used_fen + want <= c.budget_fen))).rowcount
-    r = PromotionRule
     if both == 1:
-        gate.confirm(rule_id, want)
         return want, ""
     # Otherwise one step at a time, to tell a spent limit from a budget that covers only part.
+    r = PromotionRule
     use = db.session.execute(
         update(r).values(uses_count=r.uses_count + 1)
         .where(r.id == rule_id, r.status == "active", (r.global_limit.is_(None)) | (r.uses_count < r.global_limit))
         .execution_options(synchronize_session=False)).rowcount
     if use != 1:
-        _member_uses_back(rule_id, member_id, [keys[p] for p in done])
-        gate.release(rule_id)
-        gate.mark_exhausted(rule_id, "uses")
         return 0, "global_limit"
     granted = _take_budget(rule_id, want)
     if granted <= 0:
-        _member_uses_back(rule_id, member_id, [keys[p] for p in done])
         db.session.execute(update(r).values(uses_count=r.uses_count - 1).where(r.id == rule_id)
                            .execution_options(synchronize_session=False))
-        gate.release(rule_id)
-        gate.mark_exhausted(rule_id, "budget")
         return 0, "budget_spent"
-    gate.confirm(rule_id, granted)
     return granted, ""
+
+
+# ---------------------------------------------------------------- budget slices
+#
+# A rule without a global use limit counts its uses and spends its budget on one of SLICES
+# rows (`PromotionBudgetSlice`), picked at random per payment, so that concurrent payments under
+# one popular rule update different rows instead of queueing on the rule row until each commits.
+# Exactness: a slice spends only its allotment (`used + want <= allot`, row count checked); an
+# allotment is moved from the rule's budget by a conditional UPDATE of the rule row
+# (`budget_used + chunk <= budget`); so the sum of all discounts never exceeds the budget. When a
+# slice's allotment and the rule's unallotted budget together cannot cover a payment, the rule
+# row is locked, every slice's unspent allotment is folded back, and the payment gets what
+# remains (the clamp). Lock order is always rule row, then slice rows.
+
+SLICES = 16
+CHUNK_PARTS = 64     # a refill moves at least 1/64 of the budget to a slice
+
+
+def _slice_rule_active(rule_id: int):
+    r = PromotionRule.__table__.c
+    return exists().where(r.id == rule_id, r.status == "active")
+
+
+def _take_from_slice(rule_id: int, number: int, want: int, *, budgeted: bool) -> int:
+    """Take one use and `want` fen (or, at the end of the budget, what remains) from slice `number`."""
+    t = PromotionBudgetSlice.__table__
+    c = t.c
+    params = {"b_rule_id": rule_id, "b_slice": number, "want": want}
+    if run_count(_slice_take(budgeted), params) == 1:
+        return want
+    if not budgeted:
+        # this slice's first use (nothing to allot, so the rule row is not involved)
+        if not db.session.scalar(select(_slice_rule_active(rule_id))):
+            return 0
+        counted = db.session.execute(_insert()(t).values(rule_id=rule_id, slice=number, allot_fen=None, used_fen=want,
+                                                         uses=1)
+                                     .on_conflict_do_update(index_elements=[c.rule_id, c.slice],
+                                                            set_={"used_fen": c.used_fen + want, "uses": c.uses + 1},
+                                                            where=c.allot_fen.is_(None))
+                                     .returning(c.uses)).first()
+        return want if counted is not None else 0
+    # A slice row is only ever created or topped up after the rule row is locked (lock order).
+    if _refill(rule_id, number, want) and run_count(_slice_take(budgeted), params) == 1:
+        return want
+    return _take_at_the_end(rule_id, number, want)
+
+
+def _add_to_slice(rule_id: int, number: int, *, allot: int, used: int = 0, uses: int = 0) -> None:
+    t = PromotionBudgetSlice.__table__
+    c = t.c
+    db.session.execute(_insert()(t).values(rule_id=rule_id, slice=number, allot_fen=allot, used_fen=used, uses=uses)
+                       .on_conflict_do_update(index_elements=[c.rule_id, c.slice],
+                                              set_={"allot_fen": c.allot_fen + allot, "used_fen": c.used_fen + used,
+                                                    "uses": c.uses + uses}))
+
+
+def _refill(rule_id: int, number: int, want: int) -> bool:
+    """Move a chunk of the rule's unallotted budget to slice `number` (conditional UPDATE)."""
+    r = PromotionRule.__table__.c
+    for _ in range(5):
+        row = db.session.execute(select(r.budget_fen, r.budget_used_fen).where(r.id == rule_id, r.status == "active")
+                                 .execution_options(populate_existing=True)).first()
+        if row is None or row[0] is None:
+            return False
+        budget, used = row
+        chunk = min(budget - used, max(want, budget // CHUNK_PARTS))
+        if chunk < want:
+            return False
+        moved = db.session.execute(
+            update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen + chunk)
+            .where(r.id == rule_id, r.status == "active", r.budget_used_fen + chunk <= r.budget_fen)).rowcount
+        if moved == 1:
+            _add_to_slice(rule_id, number, allot=chunk)
+            return True
+    return False
+
+
+def _take_at_the_end(rule_id: int, number: int, want: int) -> int:
+    """The budget is nearly gone: under the rule row's lock, fold every slice's unspent
+    allotment back and give this payment `min(want, what remains)`."""
+    r = PromotionRule.__table__.c
+    row = db.session.execute(select(r.budget_fen, r.budget_used_fen, r.status).where(r.id == rule_id)
+                             .with_for_update()).first()
+    if row is None or row[2] != "active" or row[0] is None:
+        return 0
+    _fold_free_allotments(rule_id)
+    budget, used = db.session.execute(select(r.budget_fen, r.budget_used_fen).where(r.id == rule_id)).one()
+    grant = min(want, budget - used)
+    if grant <= 0:
+        return 0
+    db.session.execute(update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen + grant)
+                       .where(r.id == rule_id))
+    _add_to_slice(rule_id, number, allot=grant, used=grant, uses=1)
+    return grant
+
+
+def _fold_free_allotments(rule_id: int) -> None:
+    """Give every slice's unspent allotment back to the rule (caller holds the rule row lock)."""
+    r, c = PromotionRule.__table__.c, PromotionBudgetSlice.__table__.c
+    rows = db.session.execute(select(c.slice, c.allot_fen, c.used_fen)
+                              .where(c.rule_id == rule_id, c.allot_fen.is_not(None)).with_for_update()).all()
+    free = sum(allot - used for _n, allot, used in rows)
+    if free:
+        db.session.execute(update(PromotionBudgetSlice.__table__).values(allot_fen=c.used_fen)
+                           .where(c.rule_id == rule_id, c.allot_fen.is_not(None)))
+        db.session.execute(update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen - free)
+                           .where(r.id == rule_id))
+
+
+def fold_slices(rule_id: int) -> None:
+    """Move everything the slices hold back onto the rule row (before an edit of budget or limit):
+    unspent allotments return, spent money and uses are added to the row, the slices go."""
+    r, c = PromotionRule.__table__.c, PromotionBudgetSlice.__table__.c
+    db.session.execute(select(r.id).where(r.id == rule_id).with_for_update())
+    rows = db.session.execute(select(c.allot_fen, c.used_fen, c.uses).where(c.rule_id == rule_id)
+                              .with_for_update()).all()
+    if not rows:
+        return
+    free = sum(allot - used for allot, used, _u in rows if allot is not None)
+    spent_unbudgeted = sum(used for allot, used, _u in rows if allot is None)
+    uses = sum(u for _a, _used, u in rows)
+    db.session.execute(update(PromotionRule.__table__)
+                       .values(budget_used_fen=r.budget_used_fen - free + spent_unbudgeted,
+                               uses_count=r.uses_count + uses).where(r.id == rule_id))
+    db.session.execute(delete(PromotionBudgetSlice.__table__).where(c.rule_id == rule_id))
+
+
+def free_allotment_column(rule_table=None):
+    """SQL: a rule's slices' unspent allotments (part of its budget left)."""
+    r = (rule_table if rule_table is not None else PromotionRule.__table__).c
+    c = PromotionBudgetSlice.__table__.c
+    return (select(cast(func.coalesce(func.sum(c.allot_fen - c.used_fen), 0), BigInteger))
+            .where(c.rule_id == r.id, c.allot_fen.is_not(None)).correlate_except(PromotionBudgetSlice.__table__)
+            .scalar_subquery())
 
 
 def _take_budget(rule_id: int, want: int) -> int:
@@ -457,9 +630,16 @@ def _member_uses_back(rule_id: int, member_id: int, periods: list[str]) -> None:
 def _unconsume(applied: engine.AppliedRule, member_id: int, day: date, granted: int) -> None:
     keys = period_keys(day)
     _member_uses_back(applied.rule_id, member_id, [keys[p] for p in applied.terms["per_member"]])
-    r = PromotionRule
-    db.session.execute(update(r).values(uses_count=r.uses_count - 1, budget_used_fen=r.budget_used_fen - granted)
-                       .where(r.id == applied.rule_id).execution_options(synchronize_session=False))
+    number = db.session.info.get("promotions_slices", {}).pop(applied.rule_id, None)
+    if number is not None:   # the slice it came from, still locked by this transaction
+        c = PromotionBudgetSlice.__table__.c
+        db.session.execute(update(PromotionBudgetSlice.__table__)
+                           .values(used_fen=c.used_fen - granted, uses=c.uses - 1)
+                           .where(c.rule_id == applied.rule_id, c.slice == number))
+    else:
+        r = PromotionRule
+        db.session.execute(update(r).values(uses_count=r.uses_count - 1, budget_used_fen=r.budget_used_fen - granted)
+                           .where(r.id == applied.rule_id).execution_options(synchronize_session=False))
     gate.release(applied.rule_id)
 
 
@@ -472,8 +652,36 @@ def _record_usages(final: Quote, usage_key: str, member_id: int, merchant_id: in
                  returned_union_fen=0, returned_bank_fen=0, returned_merchant_fen=0, use_returned=False,
                  created_at=clock.now())
             for a in final.applied]
-    if rows:
-        db.session.execute(insert(PromotionUsage.__table__), rows)
+    for row in rows:
+        run_count(_usage_insert(), row)
+
+
+_HOT_WRITES: dict = {}
+
+
+def _usage_insert():
+    stmt = _HOT_WRITES.get("usage")
+    if stmt is None:
+        t = PromotionUsage.__table__
+        stmt = _HOT_WRITES["usage"] = insert(t).values({c.name: bindparam(c.name) for c in t.c if c.name != "id"})
+    return stmt
+
+
+def _slice_take(budgeted: bool):
+    """UPDATE one slice: a use and `want` fen, if the rule is active and (budgeted) it fits."""
+    stmt = _HOT_WRITES.get(("take", budgeted))
+    if stmt is None:
+        t = PromotionBudgetSlice.__table__
+        c, r = t.c, PromotionRule.__table__.c
+        stmt = (update(t).values(used_fen=c.used_fen + bindparam("want", type_=BigInteger), uses=c.uses + 1)
+                .where(c.rule_id == bindparam("b_rule_id"), c.slice == bindparam("b_slice"),
+                       exists().where(r.id == c.rule_id, r.status == "active")))
+        if budgeted:
+            stmt = stmt.where(c.allot_fen.is_not(None), c.used_fen + bindparam("want", type_=BigInteger) <= c.allot_fen)
+        else:
+            stmt = stmt.where(c.allot_fen.is_(None))
+        _HOT_WRITES[("take", budgeted)] = stmt
+    return stmt
 
 
 def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_refund: bool) -> None:
@@ -505,11 +713,23 @@ def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_ref
             version = db.session.get(PromotionRuleVersion, u.version_id)
             keys = period_keys(u.business_day)
             _member_uses_back(u.rule_id, u.member_id, [keys[p] for p in version.terms.get("per_member", {})])
-            db.session.execute(update(r).values(uses_count=r.uses_count - 1)
-                               .where(r.id == u.rule_id, r.uses_count > 0)
-                               .execution_options(synchronize_session=False))
+            _use_back(u.rule_id)
             gate.give_back(u.rule_id, 0, 1)
     db.session.flush()
+
+
+def _use_back(rule_id: int) -> None:
+    """One use back: from a slice that counted uses, else from the rule row (rule row first in
+    lock order: this runs after the budget went back to the rule row)."""
+    c = PromotionBudgetSlice.__table__.c
+    number = db.session.scalar(select(c.slice).where(c.rule_id == rule_id, c.uses > 0).order_by(c.slice).limit(1))
+    if number is not None and db.session.execute(
+            update(PromotionBudgetSlice.__table__).values(uses=c.uses - 1)
+            .where(c.rule_id == rule_id, c.slice == number, c.uses > 0)).rowcount == 1:
+        return
+    r = PromotionRule
+    db.session.execute(update(r).values(uses_count=r.uses_count - 1).where(r.id == rule_id, r.uses_count > 0)
+                       .execution_options(synchronize_session=False))
 
 
 def _return_shares(u: PromotionUsage, back: int) -> None:
@@ -543,7 +763,7 @@ def offers_for(*, merchant, at: datetime | None = None) -> list[Offer]:
         return []
     left = {rid: (bl, ul) for rid, bl, ul in db.session.execute(
         select(PromotionRule.id,
-               PromotionRule.budget_fen - PromotionRule.budget_used_fen,
+               PromotionRule.budget_fen - PromotionRule.budget_used_fen + free_allotment_column(),
                PromotionRule.global_limit - PromotionRule.uses_count).where(PromotionRule.id.in_(list(found))))}
     offers = []
     for t in sorted(found.values(), key=lambda t: (-t.priority, t.rule_id)):

@@ -7,17 +7,20 @@ key with a different body is a 409. Another merchant's transaction is a 404.
 """
 from __future__ import annotations
 
-import contextlib
+import copy
+import json
+import functools
+import http
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import clock, idempotency
-from ..database import transactional
+from ..database import hot_reads, transactional
 from ..errors import Forbidden, NotAuthenticated, ValidationError
-from ..extensions import db
+from ..money import MoneyFormatError, parse_yuan
 from . import service
 from .schemas import (TillDayArgs, TillDaySchema, TillPaymentArgs, TillQuoteSchema, TillRefundArgs, TillRefundSchema, TillStatementListSchema,
                       TillStatementSchema, TillTransactionSchema)
@@ -27,6 +30,51 @@ blp = Blueprint("till_api", __name__, description="Merchant till (收银): quote
 
 _transaction = TillTransactionSchema()
 _refund = TillRefundSchema()
+
+
+_PAYMENT_FIELDS = frozenset(("card_number", "qr_token", "amount", "store_id"))
+
+
+def _payment_fast(body) -> dict | None:
+    """TillPaymentArgs' result for a plainly well-formed body, or None to let the schema judge
+    (and word any error exactly as it always has). A till sends this body with every payment;
+    the schema machinery cost more than the rest of a quote."""
+    if not isinstance(body, dict) or not body.keys() <= _PAYMENT_FIELDS:
+        return None
+    number, token, amount, store = (body.get("card_number"), body.get("qr_token"), body.get("amount"),
+                                    body.get("store_id"))
+    if not isinstance(amount, str) or not (number or token):
+        return None
+    if number is not None and not (isinstance(number, str) and len(number) <= 19):
+        return None
+    if token is not None and not (isinstance(token, str) and len(token) <= 64):
+        return None
+    if store is not None and type(store) is not int:
+        return None
+    try:
+        fen = parse_yuan(amount)
+    except MoneyFormatError:
+        return None
+    return {"card_number": number, "qr_token": token, "amount": fen, "store_id": store}
+
+
+def payment_arguments(view):
+    """Like `@blp.arguments(TillPaymentArgs, error_status_code=400)` (same OpenAPI entry, same
+    errors), with the common well-formed body checked by hand first."""
+    schema = TillPaymentArgs()
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        parsed = _payment_fast(request.get_json(silent=True))
+        if parsed is None:
+            parsed = blp.ARGUMENTS_PARSER.parse(schema, request, location="json", error_status_code=400)
+        return view(*args, parsed, **kwargs)
+
+    wrapper._apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
+    docs = wrapper._apidoc.setdefault("arguments", {})
+    docs.setdefault("parameters", []).append({"in": "json", "required": True, "schema": schema})
+    docs.setdefault("responses", {})[400] = http.HTTPStatus(400).name
+    return wrapper
 
 
 def terminal_key_from_request() -> str | None:
@@ -47,20 +95,13 @@ def current_till(store_id: int | None = None) -> service.Till:
     return service.till_for_cashier(current_user, store_id)
 
 
-@contextlib.contextmanager
-def read_only_statements():
-    """For a block that writes nothing: run its statements in autocommit, which spares the BEGIN
-    and ROLLBACK round trips (each statement reads committed data either way). Afterwards the
-    connection goes back to the pool, so nothing else ever runs in autocommit."""
-    session = db.session()
-    if session.in_transaction():
-        yield
-        return
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        yield
-    finally:
-        session.commit()   # no statement is sent: it only releases the connection
+def current_till_with_card(args: dict) -> tuple[service.Till, tuple | None]:
+    """A terminal key reads the till and the typed card number's card in one statement."""
+    key = terminal_key_from_request()
+    if key:
+        number = None if args["qr_token"] else args["card_number"]
+        return service.till_for_key_fast(key, card_number=number)
+    return current_till(args["store_id"]), None
 
 
 def required_key() -> str:
@@ -71,6 +112,35 @@ def required_key() -> str:
     return key
 
 
+_REJECTED_JSON: dict = {}
+
+
+def _rejected_json(r) -> str:
+    """A rejection's JSON, kept: the engine reuses one immutable `Rejected` per rule version and
+    reason, and a till near many offers lists dozens of them in every quote."""
+    found = _REJECTED_JSON.get(r)
+    if found is None:
+        if len(_REJECTED_JSON) > 50_000:
+            _REJECTED_JSON.clear()
+        found = _REJECTED_JSON[r] = json.dumps(
+            {"message": r.message, "name": r.name, "reason": r.reason, "rule_id": r.rule_id},
+            ensure_ascii=False, separators=(",", ":"))
+    return found
+
+
+def quote_response(quote, card) -> Response:
+    """TillQuoteSchema's shape, serialised by hand: dumping ~70 rejected offers through
+    marshmallow, or even re-encoding them each time, cost more than the rest of the quote."""
+    head = json.dumps({
+        "amount_fen": quote.amount_fen, "applied": [
+            {"discount_fen": a.discount_fen, "name": a.name, "rule_id": a.rule_id, "shares": dict(a.shares),
+             "version_id": a.version_id} for a in quote.applied],
+        "discount_fen": quote.discount_fen, "hints": list(quote.hints), "member": member_brief(card),
+        "pay_fen": quote.pay_fen, "shares": quote.shares_total()}, ensure_ascii=False, separators=(",", ":"))
+    body = head[:-1] + ',"rejected":[' + ",".join(_rejected_json(r) for r in quote.rejected) + "]}\n"
+    return Response(body, status=200, mimetype="application/json")
+
+
 def member_brief(card) -> dict:
     name = card.member.name
     return {"name": name[:1] + "*" * (len(name) - 1), "card_tail": card.number[-4:],
@@ -79,24 +149,15 @@ def member_brief(card) -> dict:
 
 @blp.route("/quote")
 class Quote(MethodView):
-    @blp.arguments(TillPaymentArgs, error_status_code=400)
+    @payment_arguments
     @blp.response(200, TillQuoteSchema)
     def post(self, args):
         """What the member pays now: discount, the rule applied, funders' shares and hints. Writes nothing."""
-        with read_only_statements():
-            till = current_till(args["store_id"])
+        with hot_reads():
+            till, card_row = current_till_with_card(args)
             card, quote = service.quote_transaction(till, amount_fen=args["amount"], card_number=args["card_number"],
-                                                    qr_token=args["qr_token"])
-            # Built by hand in TillQuoteSchema's shape: dumping ~70 rejected offers through
-            # marshmallow cost more than the rest of the quote.
-            return jsonify({
-                "amount_fen": quote.amount_fen, "discount_fen": quote.discount_fen, "pay_fen": quote.pay_fen,
-                "shares": quote.shares_total(),
-                "applied": [{"rule_id": a.rule_id, "version_id": a.version_id, "name": a.name,
-                             "discount_fen": a.discount_fen, "shares": dict(a.shares)} for a in quote.applied],
-                "rejected": [{"rule_id": r.rule_id, "name": r.name, "reason": r.reason, "message": r.message}
-                             for r in quote.rejected],
-                "hints": list(quote.hints), "member": member_brief(card)})
+                                                    qr_token=args["qr_token"], card_row=card_row)
+            return quote_response(quote, card)
 
 
 @blp.route("/transactions")
@@ -110,20 +171,20 @@ class Transactions(MethodView):
         items = service.transactions_of_day(till.merchant, day)
         return {"day": day, "summary": service.day_summary(items), "items": items}
 
-    @blp.arguments(TillPaymentArgs, error_status_code=400)
+    @payment_arguments
     @blp.response(201, TillTransactionSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
     @transactional
     def post(self, args):
         """Confirm the payment: records the transaction and consumes the offer. Needs an Idempotency-Key."""
-        till = current_till(args["store_id"])
+        till, card_row = current_till_with_card(args)
         key = required_key()
 
         def confirm():
             txn = service.confirm_transaction(till, amount_fen=args["amount"], card_number=args["card_number"],
-                                              qr_token=args["qr_token"])
-            body = _transaction.dump(txn)
-            body["hints"] = list(getattr(txn, "quote_hints", ()))
+                                              qr_token=args["qr_token"], card_row=card_row)
+            body = service.transaction_body(txn)
+            body["hints"] = list(txn.quote_hints)
             return body, 201
 
         payload = {**args, "store_id": till.store.id}

@@ -104,7 +104,7 @@ def test_parallel_applies_never_overspend_budget_nor_per_member_limit(pg_app, wo
     assert all(d == shares for _k, d, shares in results)
     db.session.expire_all()
     rule = db.session.get(PromotionRule, world["budget_rule"])
-    assert (rule.budget_used_fen, rule.uses_count) == (BUDGET, 31)
+    assert (rule.budget_spent_fen, rule.total_uses, rule.budget_left_fen) == (BUDGET, 31, 0)
     assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))
                              .where(PromotionUsage.rule_id == rule.id)) == BUDGET
 

@@ -60,7 +60,7 @@ def test_gate_keeps_reservations_on_commit_releases_on_rollback_and_reconciles(a
     flush_redis.set(budget_key, 12345)
     assert counters.reconcile_all()["promotions"] == {"rules": 1}
     assert int(flush_redis.get(budget_key)) == 0 and int(flush_redis.get(uses_key)) == 2
-    assert db.session.get(PromotionRule, rule.id).budget_used_fen == 10000
+    assert db.session.get(PromotionRule, rule.id).budget_spent_fen == 10000
 
 
 def test_demo_creates_the_report_offers_when_merchants_exist(app, shop):

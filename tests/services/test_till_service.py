@@ -72,7 +72,7 @@ def test_budget_clamps_the_last_discount_and_then_stops(world):
     assert [first.discount_fen, second.discount_fen, third.discount_fen] == [4000, 1000, 0]
     assert second.union_fen + second.bank_fen + second.merchant_fen == 1000
     db.session.refresh(rule)
-    assert rule.budget_used_fen == 5000
+    assert rule.budget_spent_fen == 5000
 
 
 def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
@@ -83,7 +83,7 @@ def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
     assert (half.union_fen, half.bank_fen, half.merchant_fen) == (1000, 600, 400)
     assert half.by_rule == {str(rule.id): 2000} and not half.is_final
     db.session.refresh(rule)
-    assert rule.budget_used_fen == 2000
+    assert rule.budget_spent_fen == 2000
     # the per-member daily use is still taken after a partial refund
     assert confirm(world, 25000).discount_fen == 0
     rest = till.refund_transaction(world["till"], txn.id, pay_fen=None)
@@ -94,7 +94,7 @@ def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
     assert sum(r.bank_fen for r in txn.refunds) == txn.bank_fen
     assert sum(r.merchant_fen for r in txn.refunds) == txn.merchant_fen
     db.session.refresh(rule)
-    assert rule.budget_used_fen == 0
+    assert rule.budget_spent_fen == 0
     # the full refund gave the member's daily use back
     assert confirm(world, 25000).discount_fen == 4000
 
@@ -288,3 +288,35 @@ def test_rule_global_limit_counts_uses(world):
     assert confirm(world, 25000).discount_fen == 0
     db.session.refresh(rule)
     assert rule.uses_count == 1
+
+
+def test_the_confirm_answer_built_by_hand_is_the_schemas_dump(world):
+    from benefits.transactions.schemas import TillTransactionSchema
+    tf.rule(world["tree"]["bozhou"])
+    txn = confirm(world, 25000)
+    body = till.transaction_body(txn)
+    assert body == TillTransactionSchema().dump(txn)          # what the answer was before
+    db.session.flush()
+    db.session.expire_all()
+    stored = TillTransactionSchema().dump(db.session.get(CardTransaction, txn.id))
+    assert {k: v for k, v in body.items() if k != "created_at"} == {k: v for k, v in stored.items() if k != "created_at"}
+    assert body["discount_fen"] == 4000 and body["card_tail"] == world["card"].number[-4:]
+
+
+def test_the_till_reads_key_and_card_in_one_statement_and_refuses_like_the_slow_path(world):
+    key = tf.terminal_key(world["merchant"])
+    found, row = till.till_for_key_fast(key, card_number=world["card"].number)
+    assert (found.merchant.id, found.store.id) == (world["merchant"].id, world["merchant"].stores[0].id)
+    card, channel = till.resolve_card(found, card_number=world["card"].number, card_row=row)
+    assert (card.id, card.member.name, channel) == (world["card"].id, "王芳", "card_number")
+    _found, missing = till.till_for_key_fast(key, card_number="6231000000000000")
+    with pytest.raises(NotFound):
+        till.resolve_card(found, card_number="6231000000000000", card_row=missing)
+    with pytest.raises(NotAuthenticated):
+        till.till_for_key_fast("tk_not-a-key", card_number=world["card"].number)
+    members.freeze_card(None, world["card"])
+    db.session.flush()
+    _found, frozen = till.till_for_key_fast(key, card_number=world["card"].number)
+    with pytest.raises(members.CardRefused) as refused:
+        till.resolve_card(found, card_number=world["card"].number, card_row=frozen)
+    assert refused.value.code == "card_frozen"
