@@ -8,7 +8,9 @@ import threading
 import psycopg
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from .extensions import db
 
@@ -74,7 +76,7 @@ def hot_reads():
         _hot.conn = conn
         yield
     except BaseException as exc:
-        broken = isinstance(exc, psycopg.OperationalError)
+        broken = isinstance(exc, (psycopg.OperationalError, sa_exc.OperationalError))
         raise
     finally:
         _hot.conn = None
@@ -99,7 +101,18 @@ def _driver_execute(conn, stmt, params: dict):
     for name, process in processors.items():
         if name in values:
             values[name] = process(values[name])
-    return conn.execute(sql, values)
+    with _as_sqlalchemy_errors(sql, values):
+        return conn.execute(sql, values)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(sql, values):
+    """psycopg's errors as SQLAlchemy raises them (IntegrityError, OperationalError …), so
+    callers and error handlers see the same exceptions on every path."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise sa_exc.DBAPIError.instance(sql, values, exc, psycopg.Error) from exc
 
 
 def _driver_connection():
@@ -131,3 +144,55 @@ def run_count(stmt, params: dict) -> int:
 
 
 read_rows = run_rows   # for statements that only read (inside `hot_reads` they run in autocommit)
+
+
+# ---------------------------------------------------------------- deferred writes
+#
+# A write whose result nobody reads before the commit (the usage rows of a payment, the
+# transaction row whose id was taken from its sequence beforehand, the stored idempotent answer)
+# can wait for the commit: on PostgreSQL the deferred writes go to the server together, in one
+# psycopg pipeline (one round trip), just before COMMIT, in the same transaction. Any error they
+# raise fails the commit, so nothing is half-written. Elsewhere they run at once.
+
+_DEFERRED = "deferred_writes"
+
+
+def defer_write(stmt, params: dict) -> None:
+    if not is_postgres():
+        run_count(stmt, params)
+        return
+    db.session().connection()   # the transaction begins now, as it would with an immediate write
+    db.session.info.setdefault(_DEFERRED, []).append((stmt, params))
+
+
+def _send_deferred(session: Session) -> None:
+    """The deferred writes, in one pipeline. They run before the session's own flush (they
+    reference only committed rows, and ORM changes may concern the rows they insert)."""
+    writes = session.info.pop(_DEFERRED, None)
+    if not writes:
+        return
+    conn = session.connection().connection.driver_connection
+    with _as_sqlalchemy_errors("deferred writes", writes), conn.pipeline():
+        for stmt, params in writes:
+            _driver_execute(conn, stmt, params)
+
+
+@event.listens_for(Session, "before_commit")
+def _deferred_before_commit(session: Session) -> None:
+    _send_deferred(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _deferred_before_flush(session: Session, _context, _instances) -> None:
+    _send_deferred(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _deferred_before_reads(orm_execute_state) -> None:
+    """Anything read through the session in the same transaction sees the deferred rows."""
+    _send_deferred(orm_execute_state.session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_deferred_writes(session: Session) -> None:
+    session.info.pop(_DEFERRED, None)

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, bindpa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import now
-from .database import run_count, run_rows
+from .database import defer_write, run_rows
 from .errors import Conflict, ValidationError
 from .extensions import db
 
@@ -79,8 +79,7 @@ def run_once(scope: str, key: str | None, payload: Any,
             .execution_options(populate_existing=True))
         return _replay(found, print_)
     body, status = operation()
-    db.session.flush()
-    run_count(_store_statement(), {"record_id": record_id, "response": body, "status_code": status})
+    defer_write(_store_statement(), {"record_id": record_id, "response": body, "status_code": status})
     return body, status
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import clock
 from ..audit import service as audit
 from ..errors import NotFound, ValidationError
-from ..database import read_rows, run_count
+from ..database import defer_write, read_rows, run_count
 from ..extensions import db
 from ..money import split_fairly
 from ..orgs.models import Organisation
@@ -653,7 +653,7 @@ def _record_usages(final: Quote, usage_key: str, member_id: int, merchant_id: in
                  created_at=clock.now())
             for a in final.applied]
     for row in rows:
-        run_count(_usage_insert(), row)
+        defer_write(_usage_insert(), row)   # nothing reads them back before the commit
 
 
 _HOT_WRITES: dict = {}

@@ -95,12 +95,12 @@ def current_till(store_id: int | None = None) -> service.Till:
     return service.till_for_cashier(current_user, store_id)
 
 
-def current_till_with_card(args: dict) -> tuple[service.Till, tuple | None]:
+def current_till_with_card(args: dict, for_confirm: bool = False) -> tuple[service.Till, tuple | None]:
     """A terminal key reads the till and the typed card number's card in one statement."""
     key = terminal_key_from_request()
     if key:
         number = None if args["qr_token"] else args["card_number"]
-        return service.till_for_key_fast(key, card_number=number)
+        return service.till_for_key_fast(key, card_number=number, for_confirm=for_confirm)
     return current_till(args["store_id"]), None
 
 
@@ -177,7 +177,7 @@ class Transactions(MethodView):
     @transactional
     def post(self, args):
         """Confirm the payment: records the transaction and consumes the offer. Needs an Idempotency-Key."""
-        till, card_row = current_till_with_card(args)
+        till, card_row = current_till_with_card(args, for_confirm=True)
         key = required_key()
 
         def confirm():

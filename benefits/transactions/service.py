@@ -14,14 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, not_, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, not_, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..errors import Conflict, NotFound, ValidationError
-from ..database import read_rows, run_rows
+from ..database import defer_write, read_rows, run_rows
 from ..extensions import db
 from ..spreadsheets import safe_cell
 from ..members import service as members
@@ -51,6 +51,7 @@ class Till:
     store: Store
     user: object | None = None
     terminal_key: TerminalKey | None = None
+    next_transaction_id: int | None = None   # taken from the sequence with the till (PostgreSQL)
 
 
 def till_for_key(key: str) -> Till:
@@ -131,13 +132,15 @@ def _hot_statement(name: str):
                 .join(Merchant.__table__, m.id == st.merchant_id).join(mo, mo.c.id == m.org_id))
         cols = [tk.id, tk.revoked_at, st.id, st.name, st.is_open, m.id, m.name, m.status, m.category,
                 m.accepts_card_number, mo.c.path]
-        by = name.partition(":")[2]
+        by = name.partition(":")[2].removesuffix("+id")
         if by:
             base = (base.outerjoin(Card.__table__, {"number": c.number == bindparam("number"),
                                                     "id": c.id == bindparam("card_id")}[by])
                     .outerjoin(Member.__table__, mb.id == c.member_id)
                     .outerjoin(bo, bo.c.id == mb.org_id))
             cols += card_cols
+        if name.endswith("+id"):   # PostgreSQL: the id the confirmed transaction will have
+            cols.append(literal_column("nextval(pg_get_serial_sequence('card_transactions', 'id'))"))
         stmt = select(*cols).select_from(base).where(tk.key_hash == bindparam("key_hash"))
     else:
         base = (Card.__table__.join(Member.__table__, mb.id == c.member_id).join(bo, bo.c.id == mb.org_id))
@@ -165,12 +168,17 @@ def load_pay_card(*, number: str | None = None, card_id: int | None = None) -> P
     return _pay_card(rows[0] if rows else None)
 
 
-def till_for_key_fast(key: str, *, card_number: str | None = None) -> tuple[Till, tuple | None]:
+def till_for_key_fast(key: str, *, card_number: str | None = None,
+                      for_confirm: bool = False) -> tuple[Till, tuple | None]:
     """The till for a terminal key as plain values, and (with `card_number`) the card's row read
-    in the same statement: a till request starts with one round trip. Raises 401 for an unknown
-    or revoked key, like `till_for_key`."""
+    in the same statement: a till request starts with one round trip. On PostgreSQL a confirm
+    also takes the new transaction's id from its sequence there (`Till.next_transaction_id`),
+    so the row can be written with the rest just before COMMIT. Raises 401 for an unknown or
+    revoked key, like `till_for_key`."""
     by = "number" if card_number else ""
-    rows = read_rows(_hot_statement("till:" + by if by else "till"),
+    with_id = for_confirm and db.session.get_bind().dialect.name == "postgresql"
+    name = ("till:" + by if by else "till") + ("+id" if with_id else "")
+    rows = read_rows(_hot_statement(name),
                      {"key_hash": merchants.hash_terminal_key(key), **({"number": card_number.strip()} if by else {})})
     row = rows[0] if rows else None
     if row is None or row[1] is not None:
@@ -178,8 +186,10 @@ def till_for_key_fast(key: str, *, card_number: str | None = None) -> tuple[Till
     (key_id, _revoked, store_id, store_name, is_open, merchant_id, merchant_name, status, category, accepts,
      org_path) = row[:11]
     till = Till(merchant=TillMerchant(merchant_id, merchant_name, status, category, bool(accepts), OrgRef(org_path)),
-                store=TillStore(store_id, store_name, bool(is_open)), terminal_key=TillKey(key_id))
-    return till, (tuple(row[11:]) if by else None)
+                store=TillStore(store_id, store_name, bool(is_open)), terminal_key=TillKey(key_id),
+                next_transaction_id=row[-1] if with_id else None)
+    card_row = row[11:len(row) - (1 if with_id else 0)]
+    return till, (tuple(card_row) if by else None)
 
 
 def till_for_cashier(user, store_id: int | None = None) -> Till:
@@ -297,7 +307,12 @@ def confirm_transaction(till: Till, *, amount_fen: int, card_number: str | None 
         business_day=clock.business_day(at), created_at=at, statement_id=None)
     # One INSERT … RETURNING id, then the row is attached to the session as it is (no flush, no
     # reload): every payment passes here.
-    values["id"] = run_rows(_transaction_insert(), values)[0][0]
+    if till.next_transaction_id is not None:
+        # the id came from the sequence with the till: the row goes with the commit
+        values["id"] = till.next_transaction_id
+        defer_write(_transaction_insert(with_id=True), values)
+    else:
+        values["id"] = run_rows(_transaction_insert(), values)[0][0]
     txn = CardTransaction(**values)
     make_transient_to_detached(txn)
     db.session.add(txn)
@@ -307,12 +322,15 @@ def confirm_transaction(till: Till, *, amount_fen: int, card_number: str | None 
     return txn
 
 
-def _transaction_insert():
-    stmt = _HOT_STATEMENTS.get("insert")
+def _transaction_insert(with_id: bool = False):
+    stmt = _HOT_STATEMENTS.get(("insert", with_id))
     if stmt is None:
         t = CardTransaction.__table__
-        stmt = _HOT_STATEMENTS["insert"] = (insert(t).values({c.name: bindparam(c.name) for c in t.c if c.name != "id"})
-                                            .returning(t.c.id))
+        if with_id:
+            stmt = insert(t).values({c.name: bindparam(c.name) for c in t.c})
+        else:
+            stmt = insert(t).values({c.name: bindparam(c.name) for c in t.c if c.name != "id"}).returning(t.c.id)
+        _HOT_STATEMENTS[("insert", with_id)] = stmt
     return stmt
 
 
