@@ -10,9 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from .. import clock
 from ..audit import service as audit
@@ -45,43 +48,116 @@ def _ensure_account(member_id: int) -> None:
 _ACCOUNTS = PointsAccount.__table__
 
 
-def _post(member_id: int, amount: int, kind: str, source_key: str, reason: str,
-          actor_user_id: int | None, expires_on: date | None) -> PointsEntry:
-    """Two statements, no savepoint: move the balance (the row lock orders concurrent posts for
-    one member), then add the entry carrying that balance; a source key already posted inserts
-    nothing, the balance move is undone under the same lock and DuplicateEntry is raised."""
+def _check_post(amount: int, kind: str, source_key: str) -> None:
     if kind not in ENTRY_KINDS:
         raise ValidationError(f"unknown ledger entry kind {kind!r}")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValidationError("points amount must be a non-zero integer")
     if not source_key or len(source_key) > 128:
         raise ValidationError("source key is required (at most 128 characters)")
-    insert = _insert_for_dialect()
+
+
+_ENTRY_COLUMNS = ("id", "member_id", "amount", "kind", "source_key", "reason", "actor_user_id", "balance_after",
+                  "expires_on", "created_at")
+# PostgreSQL: the balance move and the entry in one statement (one round trip, atomic by itself).
+# The entry reads the moved balance from `moved`, so no balance means no entry; a source key
+# already posted makes `entry` empty while `moved` is not (see `_post_row`).
+_PG_ENTRY = """, entry AS (
+    INSERT INTO points_entries (member_id, amount, kind, source_key, reason, actor_user_id, balance_after,
+                                expires_on, created_at)
+    SELECT :member_id, :amount, :kind, :source_key, :reason, CAST(:actor_user_id AS integer), moved.balance,
+           CAST(:expires_on AS date), :at
+    FROM moved
+    ON CONFLICT (source_key) DO NOTHING
+    RETURNING """ + ", ".join(_ENTRY_COLUMNS) + """
+)
+SELECT moved.balance AS moved_balance, entry.* FROM (SELECT 1) AS one
+LEFT JOIN moved ON true LEFT JOIN entry ON true"""
+_PG_POST = {
+    "credit": text("""WITH moved AS (
+    INSERT INTO points_accounts (member_id, balance, updated_at) VALUES (:member_id, :amount, :at)
+    ON CONFLICT (member_id) DO UPDATE SET balance = points_accounts.balance + :amount, updated_at = :at
+    RETURNING balance
+)""" + _PG_ENTRY),
+    "debit": text("""WITH moved AS (
+    UPDATE points_accounts SET balance = balance + :amount, updated_at = :at
+    WHERE member_id = :member_id AND balance + :amount >= 0
+    RETURNING balance
+)""" + _PG_ENTRY),
+}
+_UNDO_MOVE = text("UPDATE points_accounts SET balance = balance - :amount WHERE member_id = :member_id")
+
+
+def _post_row(member_id: int, amount: int, kind: str, source_key: str, reason: str,
+              actor_user_id: int | None, expires_on: date | None):
+    """Post one entry; returns the new entry's columns (a Row).
+
+    PostgreSQL: one statement moves the balance (the row lock orders concurrent posts for one
+    member) and adds the entry carrying that balance. Elsewhere the same two steps run as two
+    statements. Either way, a source key already posted inserts nothing: the balance move is
+    undone under the same lock and DuplicateEntry is raised; a debit the balance can't cover
+    moves nothing and raises InsufficientPoints."""
+    _check_post(amount, kind, source_key)
     at = clock.now()
+    values = {"member_id": member_id, "amount": amount, "kind": kind, "source_key": source_key,
+              "reason": reason[:255], "actor_user_id": actor_user_id, "expires_on": expires_on, "at": at}
+    if db.session.get_bind().dialect.name == "postgresql":
+        row = db.session.execute(_PG_POST["credit" if amount > 0 else "debit"], values).one()
+        moved = row.moved_balance
+        entry = row if row.id is not None else None
+    else:
+        moved, entry = _post_portable(values)
+    if moved is None:
+        raise InsufficientPoints("积分不足。 Not enough points.",
+                                 details={"needed": -amount, "balance": balance(member_id)})
+    if entry is None:
+        db.session.execute(_UNDO_MOVE, {"amount": amount, "member_id": member_id})
+        raise DuplicateEntry(f"ledger entry {source_key} already exists", details={"source_key": source_key})
+    return entry
+
+
+def _post_portable(values: dict):
+    """The two statements of `_post_row` for SQLite (and any other database)."""
+    insert, amount, at = _insert_for_dialect(), values["amount"], values["at"]
     if amount > 0:
         # create the account with this credit, or add to it
-        stmt = insert(_ACCOUNTS).values(member_id=member_id, balance=amount, updated_at=at)
-        new_balance = db.session.execute(stmt.on_conflict_do_update(
+        stmt = insert(_ACCOUNTS).values(member_id=values["member_id"], balance=amount, updated_at=at)
+        moved = db.session.execute(stmt.on_conflict_do_update(
             index_elements=[_ACCOUNTS.c.member_id],
             set_={"balance": _ACCOUNTS.c.balance + amount, "updated_at": at}).returning(_ACCOUNTS.c.balance)).scalar_one()
     else:
-        new_balance = db.session.execute(
-            update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == member_id, _ACCOUNTS.c.balance + amount >= 0)
+        moved = db.session.execute(
+            update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == values["member_id"], _ACCOUNTS.c.balance + amount >= 0)
             .values(balance=_ACCOUNTS.c.balance + amount, updated_at=at)
             .returning(_ACCOUNTS.c.balance)).scalar_one_or_none()
-        if new_balance is None:
-            raise InsufficientPoints("积分不足。 Not enough points.",
-                                     details={"needed": -amount, "balance": balance(member_id)})
-    entry = db.session.scalars(
-        insert(PointsEntry).values(member_id=member_id, amount=amount, kind=kind, source_key=source_key,
-                                   reason=reason[:255], actor_user_id=actor_user_id, balance_after=new_balance,
-                                   expires_on=expires_on, created_at=at)
-        .on_conflict_do_nothing(index_elements=["source_key"]).returning(PointsEntry),
-        execution_options={"populate_existing": True}).one_or_none()
-    if entry is None:
-        db.session.execute(update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == member_id)
-                           .values(balance=_ACCOUNTS.c.balance - amount))
-        raise DuplicateEntry(f"ledger entry {source_key} already exists", details={"source_key": source_key})
+        if moved is None:
+            return None, None
+    entries = PointsEntry.__table__
+    entry = db.session.execute(
+        insert(entries).values(member_id=values["member_id"], amount=amount, kind=values["kind"],
+                               source_key=values["source_key"], reason=values["reason"],
+                               actor_user_id=values["actor_user_id"], balance_after=moved,
+                               expires_on=values["expires_on"], created_at=at)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(*[entries.c[c] for c in _ENTRY_COLUMNS])).one_or_none()
+    return moved, entry
+
+
+def _post(member_id: int, amount: int, kind: str, source_key: str, reason: str,
+          actor_user_id: int | None, expires_on: date | None) -> PointsEntry:
+    """`_post_row` as a PointsEntry in the session, without a second query."""
+    row = _post_row(member_id, amount, kind, source_key, reason, actor_user_id, expires_on)
+    values = {c: getattr(row, c) for c in _ENTRY_COLUMNS}
+    entry = db.session.identity_map.get(identity_key(PointsEntry, row.id))
+    if entry is not None:
+        # an entry rolled back with its savepoint leaves its object behind, and SQLite hands
+        # the id out again: the object becomes the new row (as a loaded row would overwrite it)
+        for column, value in values.items():
+            set_committed_value(entry, column, value)
+        return entry
+    entry = PointsEntry(**values)
+    make_transient_to_detached(entry)
+    db.session.add(entry)
     return entry
 
 
@@ -91,6 +167,62 @@ def credit(member_id: int, amount: int, *, kind: str = "earn", source_key: str, 
     if amount <= 0:
         raise ValidationError("credit amount must be positive")
     return _post(member_id, amount, kind, source_key, reason, actor_user_id, expires_on)
+
+
+def earn(member_id: int, amount: int, *, source_key: str, reason: str, expires_on: date | None = None) -> int:
+    """`credit(kind="earn")` for hot paths (quiz awards): the same posting, but it returns only
+    the balance after and builds no PointsEntry object. Raises DuplicateEntry likewise."""
+    if amount <= 0:
+        raise ValidationError("credit amount must be positive")
+    return _post_row(member_id, amount, "earn", source_key, reason, None, expires_on).balance_after
+
+
+# PostgreSQL: `earn` as two more CTEs of a caller's own data-modifying statement, so an award
+# costs no round trip of its own (the quiz's submit carries it). It posts only when the caller's
+# CTE named by `gate` returns a row and :earn_amount > 0: the balance moves (created if need be)
+# and the entry carries the moved balance, as in `_post_row`. The statement must select
+# `(SELECT balance FROM earn_moved)` and `(SELECT count(*) FROM earn_entry)` and hand both to
+# `check_earned`, which undoes the move and raises DuplicateEntry if the source key was taken.
+_PG_EARN_CTES = """, earn_moved AS (
+    INSERT INTO points_accounts (member_id, balance, updated_at)
+    SELECT :earn_member_id, :earn_amount, :earn_at FROM {gate} WHERE :earn_amount > 0
+    ON CONFLICT (member_id) DO UPDATE
+        SET balance = points_accounts.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
+    RETURNING balance
+), earn_entry AS (
+    INSERT INTO points_entries (member_id, amount, kind, source_key, reason, actor_user_id, balance_after,
+                                expires_on, created_at)
+    SELECT :earn_member_id, :earn_amount, 'earn', :earn_source_key, :earn_reason, NULL, earn_moved.balance,
+           CAST(:earn_expires_on AS date), :earn_at
+    FROM earn_moved
+    ON CONFLICT (source_key) DO NOTHING
+    RETURNING id
+)"""
+
+
+def pg_earn_ctes(gate: str) -> str:
+    """The CTEs above for a statement whose CTE `gate` decides whether anything is earned."""
+    return _PG_EARN_CTES.format(gate=gate)
+
+
+def earn_params(member_id: int, amount: int, *, source_key: str, reason: str,
+                expires_on: date | None = None) -> dict:
+    """Parameters for `pg_earn_ctes`; an amount of 0 posts nothing."""
+    if amount:
+        _check_post(amount, "earn", source_key)
+        if amount < 0:
+            raise ValidationError("credit amount must be positive")
+    return {"earn_member_id": member_id, "earn_amount": amount, "earn_source_key": source_key,
+            "earn_reason": reason[:255], "earn_expires_on": expires_on, "earn_at": clock.now()}
+
+
+def check_earned(params: dict, moved: int | None, posted: int) -> None:
+    """After a statement carrying `pg_earn_ctes`: a move without an entry means the source key
+    was already posted, so the move is undone and DuplicateEntry raised (as `_post_row` does)."""
+    if moved is not None and not posted:
+        db.session.execute(_UNDO_MOVE, {"amount": params["earn_amount"], "member_id": params["earn_member_id"]})
+        raise DuplicateEntry(f"ledger entry {params['earn_source_key']} already exists",
+                             details={"source_key": params["earn_source_key"]})
 
 
 def debit(member_id: int, amount: int, *, kind: str = "spend", source_key: str, reason: str,

@@ -1,14 +1,14 @@
 """Prize mall API: members browse and redeem, pickup staff verify and hand over, admins manage."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import transactional, unit_of_work
-from ..errors import Forbidden, NotAuthenticated
+from ..errors import Forbidden, NotAuthenticated, error_body
 from ..idempotency import request_key
 from ..pagination import paginate
 from ..points import service as points
@@ -73,6 +73,22 @@ def _parse_redeem_args() -> dict:
     return blp.ARGUMENTS_PARSER.parse(_REDEEM_ARGS, location="json")
 
 
+_REFUSALS: dict[tuple[int, str], tuple[str, int]] = {}
+
+
+def _refusal_response(outcome: str) -> Response:
+    """A Redis refusal (sold out, over a limit, …) as the app's DomainError handler renders it —
+    `jsonify(error_body(...))` with the error's status — built once per outcome, so a refused
+    request in a flash crowd skips the exception handling and the JSON encoding."""
+    app = current_app._get_current_object()
+    cached = _REFUSALS.get((id(app), outcome))
+    if cached is None:
+        exc = service.refusal_error(outcome)
+        cached = _REFUSALS[(id(app), outcome)] = (app.json.response(error_body(exc.code, exc.message, exc.details))
+                                                  .get_data(as_text=True), exc.status)
+    return app.response_class(cached[0], status=cached[1], mimetype=app.json.mimetype)
+
+
 @blp.route("/<int:prize_id>/redeem")
 class Redeem(MethodView):
     @_documented_arguments(_REDEEM_ARGS)
@@ -81,7 +97,12 @@ class Redeem(MethodView):
     def post(self, prize_id):
         """Redeem with one confirmation. Send `Idempotency-Key` to make retries safe."""
         key = request_key()
-        quick = flow.quick_args(request.get_json(silent=True) if request.is_json else {})
+        raw = request.get_json(silent=True) if request.is_json else {}
+        plain = flow.plain_args(raw)
+        if plain is not None:  # what the schema would load, known without running it
+            answer = flow.redeem(prize_id, plain, key, express_ok=True, refused=_refusal_response)
+            return answer if isinstance(answer, Response) else _json(*answer)
+        quick = flow.quick_args(raw)
         if quick is None:  # anything unusual: validate first, as any other endpoint does
             return _json(*flow.redeem(prize_id, _parse_redeem_args(), key))
         return _json(*flow.redeem(prize_id, quick, key, complete_args=_parse_redeem_args))

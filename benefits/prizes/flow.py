@@ -4,27 +4,61 @@ from __future__ import annotations
 
 import uuid
 
-from flask import session
+from flask import current_app, session
 from flask_login import current_user
 
 from .. import counters
 from ..database import unit_of_work
+from ..extensions import db
 from ..errors import Forbidden, NotAuthenticated
 from ..idempotency import run_once
 from ..points import service as points
-from . import gate, schemas, service
+from . import express, gate, schemas, service
 
 
-def session_user_id() -> int | None:
-    """The signed session names the user; reading it costs no database round trip."""
+def session_identity() -> tuple[int, str] | None:
+    """(user id, session token) as the signed session names them; no database round trip."""
     raw = session.get("_user_id")
+    if not raw:
+        return None
+    user_id, _, token = str(raw).partition(":")
     try:
-        return int(str(raw).split(":", 1)[0]) if raw else None
+        return int(user_id), token
     except ValueError:
         return None
 
 
+def session_user_id() -> int | None:
+    """The signed session names the user; reading it costs no database round trip."""
+    identity = session_identity()
+    return identity[0] if identity else None
+
+
+def _session_as_flask_login_takes_it() -> bool:
+    """True when Flask-Login would load the session's user id as it is (its session protection
+    passes); otherwise the portable path lets Flask-Login decide."""
+    manager = current_app.login_manager
+    mode = current_app.config.get("SESSION_PROTECTION", manager.session_protection)
+    if not mode or mode not in ("basic", "strong"):
+        return True
+    return session.get("_id") == manager._session_identifier_generator()
+
+
 _QUICK_FIELDS = frozenset(("quantity", "pickup_point_id", "delivery_address", "delivery_phone"))
+
+
+def plain_args(raw) -> dict | None:
+    """The complete arguments, exactly as `schemas.RedeemArgs` would load them, for a plain body
+    (`{}`, `quantity` and/or `pickup_point_id` with valid values); None for anything else."""
+    if not isinstance(raw, dict) or not raw.keys() <= _PLAIN_FIELDS:
+        return None
+    args = quick_args(raw)
+    if args is not None:
+        args["delivery_address"] = args["delivery_phone"] = None
+    return args
+
+
+_PLAIN_FIELDS = frozenset(("quantity", "pickup_point_id"))
 
 
 def quick_args(raw) -> dict | None:
@@ -41,20 +75,42 @@ def quick_args(raw) -> dict | None:
     return {"quantity": quantity, "pickup_point_id": point}
 
 
-def redeem(prize_id: int, args: dict, idempotency_key: str | None, complete_args=None) -> tuple[dict, int]:
+def redeem(prize_id: int, args: dict, idempotency_key: str | None, complete_args=None,
+           express_ok: bool = False, refused=None):
     """Returns (body, status). Refusals raise the same DomainError whether Redis or SQL said no.
 
     The refusal path reads only the signed session's user id (no database, no user row): a
     session of a since-disabled account can still be told "sold out" — which the mall shows
     anyone anyway — but nothing is written before `load_user` has checked the account and its
     session token inside the transaction. `complete_args`, when given, returns the fully
-    validated arguments; it runs only once the gate has let the request through."""
-    user_id = session_user_id()
-    if user_id is None:
+    validated arguments; it runs only once the gate has let the request through.
+
+    `express_ok` (the API, with complete plain arguments, nothing read from the database yet):
+    on PostgreSQL the SQL step is first tried as one autocommit statement (express.py); when
+    that changes nothing, the portable unit of work below runs and gives the answer.
+
+    `refused(outcome)`, when given, answers a Redis refusal instead of raising it (the API
+    returns the same error response without the exception round; see api.py)."""
+    identity = session_identity()
+    if identity is None:
         raise NotAuthenticated("Sign in first.")
+    user_id = identity[0]
     reservation = gate.reserve(prize_id, user_id, args["quantity"], args.get("pickup_point_id"), idempotency_key)
     if reservation.refusal:
+        if refused is not None:
+            return refused(reservation.refusal)
         raise service.refusal_error(reservation.refusal)
+    if (express_ok and reservation.outcome != "retry" and express.applies(args)
+            and db.engine.dialect.name == "postgresql" and _session_as_flask_login_takes_it()):
+        try:
+            body = express.try_redeem(user_id, identity[1], prize_id, args, idempotency_key)
+        except BaseException:
+            reservation.release()
+            raise
+        if body is not None:  # committed: the reservation stands for it
+            if reservation.outcome == "miss":
+                _warm_by_id(prize_id)
+            return body, 201
     performed: list[int] = []
     try:
         if complete_args is not None:
@@ -102,15 +158,26 @@ _REDEMPTION_OUT = schemas.RedemptionOut()
 
 def _warm(prize) -> None:
     """A cold key (new prize, flushed Redis): one request rebuilds it from SQL; others skip."""
+    if _claim_warming(prize.id):
+        gate.sync_one(prize, members=False)  # member counters re-grow from their reservations
+
+
+def _warm_by_id(prize_id: int) -> None:
+    if _claim_warming(prize_id):
+        with unit_of_work():
+            prize = db.session.get(service.Prize, prize_id)
+            if prize is not None:
+                gate.sync_one(prize, members=False)
+
+
+def _claim_warming(prize_id: int) -> bool:
     r = counters.client()
     if r is None:
-        return
+        return False
     try:
-        if not r.set(counters.key(gate.tag(prize.id), "syncing"), "1", nx=True, ex=5):
-            return
+        return bool(r.set(counters.key(gate.tag(prize_id), "syncing"), "1", nx=True, ex=5))
     except Exception:  # noqa: BLE001 - Redis trouble never fails a committed redemption
-        return
-    gate.sync_one(prize, members=False)  # member counters re-grow from their reservations
+        return False
 
 
 def cancel(redemption_id: int) -> tuple[dict, int]:

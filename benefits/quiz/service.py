@@ -2,11 +2,16 @@
 the wrong-answer book and leaderboards. Services flush, never commit."""
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+import os
 import random
 from datetime import date, datetime, timedelta
 
+import psycopg
 from flask import current_app
+from psycopg.rows import namedtuple_row
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,7 +29,7 @@ from ..orgs.service import subtree_ids_select
 from ..points import service as points
 from . import grading
 from .importers import normalise_question
-from .models import (LATE_POLICIES, LETTERS, QUIZ_MODES, Attempt, AttemptQuestion, JobType, Question,
+from .models import (LATE_POLICIES, LETTERS, MAX_OPTIONS, QUIZ_MODES, Attempt, AttemptQuestion, JobType, Question,
                      Quiz, WrongBookEntry)
 
 FAST_SECONDS_PER_QUESTION = 2   # quicker than this on average is flagged for admins
@@ -371,17 +376,18 @@ def _bank(stamp: tuple | None = None) -> _Bank:
 def _sample_slots(job_type_ids: list[int], count: int, spans: dict[int, int], rng) -> tuple[list, int]:
     """A random sample of (job type, position) slots, a few more than `count` in case some are
     disabled, and the number of slots there are; O(count), no scan or sort of the bank."""
-    offsets, total = [], 0
+    starts, types, total = [], [], 0
     for jt in sorted(set(job_type_ids)):
         n = spans.get(jt, 0)
         if n > 0:
-            offsets.append((total, jt))
+            starts.append(total)
+            types.append(jt)
             total += n
     picks = rng.sample(range(total), min(total, count + count // 2 + 2)) if total else []
     slots = []
     for pick in picks:
-        start, jt = next((b, jt) for b, jt in reversed(offsets) if pick >= b)
-        slots.append((jt, pick - start + 1))
+        k = bisect.bisect_right(starts, pick) - 1
+        slots.append((types[k], pick - starts[k] + 1))
     return slots, total
 
 
@@ -483,12 +489,13 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
     """Start (or resume the open) attempt; returns (attempt id, the member's view of it).
 
     One read gives the quiz, the member's organisation path (eligibility), today's and open
-    attempts, the latest start (the delay) and the bank stamp; then one draw query and two
-    inserts. Limits are counted per China day, server-side; the unique daily slot makes the
-    attempts-per-day limit hold under concurrent starts."""
+    attempts, the latest start (the delay) and the bank stamp; then, on PostgreSQL, one statement
+    draws and inserts (`_pg_draw_and_insert`), elsewhere a draw query and two inserts. Limits
+    are counted per China day, server-side; the unique daily slot makes the attempts-per-day
+    limit hold under concurrent starts."""
     at = clock.now()
     day = clock.business_day(at)
-    rows = db.session.execute(_START_READ, {"member_id": member_id, "quiz_id": quiz_id, "day": day}).all()
+    rows = _rows(_START_READ, {"member_id": member_id, "quiz_id": quiz_id, "day": day})
     quiz = rows[0] if rows else None
     if quiz is None or quiz.org_id not in [int(p) for p in (quiz.member_path or "").strip("/").split("/") if p]:
         raise NotFound("quiz not found")
@@ -509,35 +516,80 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
         if wait.total_seconds() > 0:
             raise LimitReached("请稍后再试。 Please wait before the next attempt.", code="too_soon",
                                details={"retry_after_seconds": int(wait.total_seconds()) + 1})
+    deadline = at + timedelta(seconds=quiz.time_limit_seconds) if quiz.time_limit_seconds else None
+    values = {"quiz_id": quiz.id, "member_id": member_id, "day": day, "day_seq": taken + 1, "started_at": at,
+              "deadline_at": deadline}
     bank = _bank((quiz.bank_positions, quiz.bank_job_types))
+    try:
+        drawn = _pg_draw_and_insert(quiz, bank, values) if _is_postgres() and not quiz.tags else None
+        if drawn is None:
+            drawn = _draw_and_insert(quiz, bank, values)
+    except (IntegrityError, psycopg.IntegrityError):
+        # the daily slot was taken by a concurrent start; the request's transaction is rolled back
+        raise LimitReached("另一场答题刚刚开始。 Another attempt just started.", code="attempt_in_progress") from None
+    attempt_id, items = drawn
+    attempt = {"id": attempt_id, "quiz_id": quiz.id, "status": "open", "started_at": at, "deadline_at": deadline,
+               "submitted_at": None}
+    return attempt_id, _view(attempt, quiz, items, at)
+
+
+def _draw_and_insert(quiz, bank: _Bank, values: dict) -> tuple[int, list[dict]]:
+    """Draw (see `_draw_rows`), then insert the attempt and its questions; returns the attempt id
+    and the drawn items as `_view` wants them."""
     questions = _draw_rows(list(quiz.job_type_ids), list(quiz.tags or []), quiz.question_count, bank)
     if not questions:
         raise Conflict("题库中没有可用的题目。 There are no questions to draw.", code="no_questions")
-    deadline = at + timedelta(seconds=quiz.time_limit_seconds) if quiz.time_limit_seconds else None
     orders = [grading.shuffled_order(len(q.options), _rng) for q in questions]
-    values = {"quiz_id": quiz.id, "member_id": member_id, "day": day, "day_seq": taken + 1, "started_at": at,
-              "deadline_at": deadline, "question_count": len(questions)}
-    try:
-        if _is_postgres():
-            attempt_id = db.session.execute(_PG_START_WRITES, {
-                **values, "positions": list(range(1, len(questions) + 1)), "question_ids": [q.id for q in questions],
-                "job_type_ids": [q.job_type_id for q in questions], "orders": orders}).scalar_one()
-        else:
-            attempt_id = db.session.execute(_INSERT_ATTEMPT, {
-                **values, "status": "open", "correct_count": 0, "score_percent": 0, "points_awarded": 0,
-                "passed": False, "late": False, "flagged_fast": False}).scalar_one()
-            db.session.execute(_INSERT_ITEMS, [
-                {"attempt_id": attempt_id, "position": position, "question_id": q.id, "job_type_id": q.job_type_id,
-                 "option_order": order, "points": 0}
-                for position, (q, order) in enumerate(zip(questions, orders), start=1)])
-    except IntegrityError:
-        # the daily slot was taken by a concurrent start; the request's transaction is rolled back
-        raise LimitReached("另一场答题刚刚开始。 Another attempt just started.", code="attempt_in_progress") from None
-    attempt = {"id": attempt_id, "quiz_id": quiz.id, "status": "open", "started_at": at, "deadline_at": deadline,
-               "submitted_at": None}
-    return attempt_id, _view(attempt, quiz, [
-        {"position": position, "kind": q.kind, "stem": q.stem, "options": q.options, "option_order": order,
-         "chosen": None} for position, (q, order) in enumerate(zip(questions, orders), start=1)], at)
+    values = {**values, "question_count": len(questions)}
+    if _is_postgres():
+        attempt_id = db.session.execute(_PG_START_WRITES, {
+            **values, "positions": list(range(1, len(questions) + 1)), "question_ids": [q.id for q in questions],
+            "job_type_ids": [q.job_type_id for q in questions], "orders": orders}).scalar_one()
+    else:
+        attempt_id = db.session.execute(_INSERT_ATTEMPT, {
+            **values, "status": "open", "correct_count": 0, "score_percent": 0, "points_awarded": 0,
+            "passed": False, "late": False, "flagged_fast": False}).scalar_one()
+        db.session.execute(_INSERT_ITEMS, [
+            {"attempt_id": attempt_id, "position": position, "question_id": q.id, "job_type_id": q.job_type_id,
+             "option_order": order, "points": 0}
+            for position, (q, order) in enumerate(zip(questions, orders), start=1)])
+    return attempt_id, [{"position": position, "kind": q.kind, "stem": q.stem, "options": q.options,
+                         "option_order": order, "chosen": None}
+                        for position, (q, order) in enumerate(zip(questions, orders), start=1)]
+
+
+def _draw_rng() -> random.Random:
+    """A generator for one draw, seeded afresh with 256 bits from the OS, so nothing seen of one
+    draw tells anything about another; unlike `_rng` it makes no system call for each of the
+    draw's eighty-odd random numbers."""
+    return random.Random(os.urandom(32))
+
+
+_SIX_LETTER_ORDERS = ["".join(p) for p in itertools.permutations(LETTERS[:MAX_OPTIONS])]
+
+
+def _pg_draw_and_insert(quiz, bank: _Bank, values: dict) -> tuple[int, list[dict]] | None:
+    """PostgreSQL, quizzes without tags: the draw and both inserts in one statement. The sampled
+    positions become candidate ids through the bank cache (a few more than needed, in random
+    order); the statement keeps the first `question_count` enabled ones and inserts the attempt
+    only if it found enough. None when it did not (many sampled questions disabled, or an empty
+    bank): the caller then draws the general way."""
+    count, rng = quiz.question_count, _draw_rng()
+    slots, total = _sample_slots(list(quiz.job_type_ids), count, bank.spans, rng)
+    by_type = bank.ids({jt for jt, _ in slots})
+    ids = [qid for qid in (by_type[jt][p - 1] if p <= len(by_type[jt]) else None for jt, p in slots)
+           if qid is not None]
+    if not ids:
+        return None
+    # the whole bank was sampled: whatever is enabled is the draw; else exactly `count` are needed
+    needed = 1 if len(slots) == total and len(ids) == len(slots) else count
+    rows = _rows(_PG_DRAW_AND_START, {
+        **values, "ids": ids, "perms": [rng.choice(_SIX_LETTER_ORDERS) for _ in ids], "count": count,
+        "needed": needed})
+    if not rows or rows[0].attempt_id is None:
+        return None
+    return rows[0].attempt_id, [{"position": r.position, "kind": r.kind, "stem": r.stem, "options": r.options,
+                                 "option_order": r.option_order, "chosen": None} for r in rows]
 
 
 def start_attempt(member: Member, quiz_id: int) -> Attempt:
@@ -643,8 +695,9 @@ _SUBMIT_READ = _submit_read()
 _CLAIM = (update(_A).where(_A.c.id == bindparam("attempt_id"), _A.c.status == "open")
           .values({c: bindparam(f"new_{c}") for c in ("status", "submitted_at", "correct_count", "score_percent",
                                                        "passed", "points_awarded", "late", "flagged_fast")}))
-# PostgreSQL: the claim, the items' grades and the wrong-answer book in one statement. Each later
-# part reads `claimed`, so it writes nothing when the claim matched no open attempt.
+# PostgreSQL: the claim, the items' grades, the wrong-answer book and the points award in one
+# statement. Each later part reads `claimed`, so it writes nothing when the claim matched no
+# open attempt (a concurrent submit got there first).
 _PG_SUBMIT_WRITES = text("""
 WITH claimed AS (
     UPDATE quiz_attempts SET status = :new_status, submitted_at = :new_submitted_at,
@@ -665,8 +718,17 @@ WITH claimed AS (
     ON CONFLICT (member_id, question_id) DO UPDATE
         SET streak = 0, wrong_count = quiz_wrong_book.wrong_count + 1, updated_at = EXCLUDED.updated_at
     RETURNING id
-)
-SELECT count(*) FROM claimed
+), left_book AS (
+    DELETE FROM quiz_wrong_book
+    WHERE member_id = :member_id AND question_id = ANY(CAST(:leaving AS integer[])) AND EXISTS (SELECT FROM claimed)
+    RETURNING id
+), stayed AS (
+    UPDATE quiz_wrong_book SET streak = streak + 1, updated_at = :new_submitted_at
+    WHERE member_id = :member_id AND question_id = ANY(CAST(:staying AS integer[])) AND EXISTS (SELECT FROM claimed)
+    RETURNING id
+)""" + points.pg_earn_ctes("claimed") + """
+SELECT (SELECT count(*) FROM claimed) AS claimed, (SELECT balance FROM earn_moved) AS earn_moved,
+       (SELECT count(*) FROM earn_entry) AS earn_posted
 """)
 
 # PostgreSQL: the attempt and its drawn questions in one statement.
@@ -689,12 +751,65 @@ SELECT id FROM attempt
 """)
 
 
+# PostgreSQL: draw and start in one statement. `perms` holds a random order of all six letters
+# per candidate; dropping the letters a question has no option for leaves a uniformly random
+# order of its own letters. Candidates are kept in their (random) sampled order.
+_PG_DRAW_AND_START = text("""
+WITH drawn AS (
+    SELECT row_number() OVER (ORDER BY c.ord) AS position, q.id, q.job_type_id, q.kind, q.stem, q.options,
+           translate(c.perm, substr('ABCDEF', json_array_length(q.options) + 1), '') AS option_order
+    FROM unnest(CAST(:ids AS integer[]), CAST(:perms AS varchar[])) WITH ORDINALITY AS c(id, perm, ord)
+    JOIN quiz_questions AS q ON q.id = c.id
+    WHERE q.is_enabled
+    ORDER BY c.ord
+    LIMIT :count
+), attempt AS (
+    INSERT INTO quiz_attempts (quiz_id, member_id, status, day, day_seq, started_at, deadline_at, question_count,
+                               correct_count, score_percent, points_awarded, passed, late, flagged_fast)
+    SELECT :quiz_id, :member_id, 'open', CAST(:day AS date), :day_seq, CAST(:started_at AS timestamptz),
+           CAST(:deadline_at AS timestamptz), (SELECT count(*) FROM drawn), 0, 0, 0, false, false, false
+    WHERE (SELECT count(*) FROM drawn) >= :needed
+    RETURNING id
+), items AS (
+    INSERT INTO quiz_attempt_questions (attempt_id, position, question_id, job_type_id, option_order, points)
+    SELECT attempt.id, drawn.position, drawn.id, drawn.job_type_id, drawn.option_order, 0
+    FROM attempt, drawn
+    RETURNING attempt_id
+)
+SELECT attempt.id AS attempt_id, drawn.position, drawn.kind, drawn.stem, drawn.options, drawn.option_order
+FROM drawn LEFT JOIN attempt ON true
+ORDER BY drawn.position
+""")
+
+
 def _is_postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
+_PG_SQL: dict = {}
+
+
+def _rows(stmt, params: dict) -> list:
+    """All rows of one of the hot paths' statements (attribute access, `_asdict()`).
+
+    On PostgreSQL the statement, compiled once per process, goes straight to psycopg on the
+    session's own connection, inside its transaction, as a prepared statement: the same values
+    SQLAlchemy would hand back (psycopg does the type conversions either way) without its
+    per-statement work, about 0.1 ms of CPU a statement. Errors are psycopg's own (an
+    integrity error is `psycopg.IntegrityError`). Elsewhere it is `db.session.execute`."""
+    if not _is_postgres():
+        return db.session.execute(stmt, params).all()
+    found = _PG_SQL.get(stmt)
+    if found is None:
+        compiled = stmt.compile(dialect=db.session.get_bind().dialect)
+        found = _PG_SQL[stmt] = (compiled.string, dict(compiled.params))
+    sql, defaults = found
+    cursor = db.session.connection().connection.driver_connection.cursor(row_factory=namedtuple_row)
+    return cursor.execute(sql, {**defaults, **params}, prepare=True).fetchall()
+
+
 def _read_for_submit(attempt_id: int) -> list:
-    return db.session.execute(_SUBMIT_READ, {"attempt_id": attempt_id}).all()
+    return _rows(_SUBMIT_READ, {"attempt_id": attempt_id})
 
 
 def _rows_view(rows, at: datetime) -> dict:
@@ -743,16 +858,9 @@ def _submit(member_id: int, attempt_id: int) -> dict:
              "new_correct_count": correct, "new_score_percent": score_percent, "new_passed": passed,
              "new_points_awarded": attempt["points_awarded"], "new_late": attempt["late"],
              "new_flagged_fast": answered > 0 and duration < FAST_SECONDS_PER_QUESTION * answered}
-    wrong = [i["question_id"] for i in items if not i["is_correct"]]
     if _is_postgres():
-        # claim, grade the items and file the wrong answers in one round trip; nothing but the
-        # claim's own UPDATE runs unless the claim matched (a concurrent submit got there first)
-        claimed = db.session.execute(_PG_SUBMIT_WRITES, {
-            **claim, "positions": [i["position"] for i in items], "correct": [bool(i["is_correct"]) for i in items],
-            "points": [i["points"] for i in items], "member_id": member_id, "wrong": wrong}).scalar()
-        if not claimed:
+        if not _pg_submit_writes(member_id, attempt_id, claim, items, attempt, quiz, at):
             return _rows_view(_read_for_submit(attempt_id), at)
-        _update_wrong_book(member_id, items, at, wrong_filed=True)
     else:
         if not db.session.execute(_CLAIM, claim).rowcount:
             return _rows_view(_read_for_submit(attempt_id), at)
@@ -762,9 +870,44 @@ def _submit(member_id: int, attempt_id: int) -> dict:
             is_correct=_AQ.c.position.in_(right),
             points=case(scored, value=_AQ.c.position, else_=0) if scored else 0))
         _update_wrong_book(member_id, items, at)
-    if quiz is not None:
-        _award(member_id, attempt_id, attempt, quiz, at)
+        if quiz is not None:
+            _award(member_id, attempt_id, attempt, quiz, at)
     return _view(attempt, quiz, items, at)
+
+
+def _pg_submit_writes(member_id: int, attempt_id: int, claim: dict, items: list[dict], attempt: dict, quiz,
+                      at: datetime) -> bool:
+    """PostgreSQL: claim, grade the items, update the wrong-answer book and (without a daily cap)
+    award the points in one statement; False if a concurrent submit claimed the attempt first
+    (then nothing but the claim's own UPDATE ran). With a daily cap the award follows under the
+    account lock (`_award`)."""
+    capped = quiz is not None and quiz.daily_points_cap is not None
+    earn = points.earn_params(
+        member_id, attempt["points_awarded"] if quiz is not None and not capped else 0,
+        source_key=_award_key(attempt_id), reason=_award_reason(quiz), expires_on=_award_expiry(at))
+    wrong, leaving, staying = _book_moves(items)
+    result = _rows(_PG_SUBMIT_WRITES, {
+        **claim, **earn, "positions": [i["position"] for i in items], "correct": [bool(i["is_correct"]) for i in items],
+        "points": [i["points"] for i in items], "member_id": member_id, "wrong": wrong, "leaving": leaving,
+        "staying": staying})[0]
+    if not result.claimed:
+        return False
+    points.check_earned(earn, result.earn_moved, result.earn_posted)
+    if capped:
+        _award(member_id, attempt_id, attempt, quiz, at)
+    return True
+
+
+def _award_key(attempt_id: int) -> str:
+    return f"quiz-attempt:{attempt_id}"
+
+
+def _award_reason(quiz) -> str:
+    return f"答题得分：{quiz.title}" if quiz is not None else ""
+
+
+def _award_expiry(at: datetime) -> date:
+    return points.default_expiry(clock.business_day(at))
 
 
 def submit_attempt(member: Member, attempt_id: int) -> Attempt:
@@ -797,8 +940,8 @@ def _award(member_id: int, attempt_id: int, attempt: dict, quiz, at: datetime) -
             db.session.execute(update(_A).where(_A.c.id == attempt_id).values(points_awarded=capped))
             attempt["points_awarded"] = earned = capped
     if earned > 0:
-        points.credit(member_id, earned, source_key=f"quiz-attempt:{attempt_id}",
-                      reason=f"答题得分：{quiz.title}", expires_on=points.default_expiry(clock.business_day(at)))
+        points.earn(member_id, earned, source_key=_award_key(attempt_id), reason=_award_reason(quiz),
+                    expires_on=_award_expiry(at))
 
 
 _WRONG_BOOK_UPSERTS: dict[str, object] = {}
@@ -816,16 +959,24 @@ def _wrong_book_upsert():
     return stmt
 
 
-def _update_wrong_book(member_id: int, items: list[dict], at: datetime, wrong_filed: bool = False) -> None:
-    """A wrong answer puts the question in the book (or resets its streak); a right answer to a
-    question in the book adds to its streak, and it leaves after WRONG_BOOK_STREAK_TO_LEAVE."""
+def _book_moves(items: list[dict]) -> tuple[list[int], list[int], list[int]]:
+    """Question ids to file as wrong, to take out of the book (answered right often enough) and
+    to move up a streak. A wrong answer puts the question in the book (or resets its streak); a
+    right answer to a question in the book adds to its streak, and it leaves after
+    WRONG_BOOK_STREAK_TO_LEAVE."""
     wrong = [i["question_id"] for i in items if not i["is_correct"]]
-    if wrong and not wrong_filed:
-        db.session.execute(_wrong_book_upsert(), [
-            {"member_id": member_id, "question_id": q, "streak": 0, "wrong_count": 1, "updated_at": at} for q in wrong])
     in_book = [i for i in items if i["is_correct"] and i["book_streak"] is not None]
     leaving = [i["question_id"] for i in in_book if i["book_streak"] + 1 >= WRONG_BOOK_STREAK_TO_LEAVE]
     staying = [i["question_id"] for i in in_book if i["book_streak"] + 1 < WRONG_BOOK_STREAK_TO_LEAVE]
+    return wrong, leaving, staying
+
+
+def _update_wrong_book(member_id: int, items: list[dict], at: datetime) -> None:
+    """The wrong-answer book moves of `_book_moves` as separate statements (the portable path)."""
+    wrong, leaving, staying = _book_moves(items)
+    if wrong:
+        db.session.execute(_wrong_book_upsert(), [
+            {"member_id": member_id, "question_id": q, "streak": 0, "wrong_count": 1, "updated_at": at} for q in wrong])
     if leaving:
         db.session.execute(delete(_WB).where(_WB.c.member_id == member_id, _WB.c.question_id.in_(leaving)))
     if staying:

@@ -6,19 +6,21 @@ from datetime import timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import clock
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import unit_of_work
-from ..errors import DomainError
+from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from ..extensions import db
+from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
 from ..pagination import paginate
 from . import importers, service
-from .forms import ActionForm, ImportForm, QuizForm
-from .models import Question
+from .forms import ActionForm, ImportForm, JobTypeForm, QuestionForm, QuizForm, split_tags
+from .models import QUESTION_KINDS, Attempt, Question, Quiz
 
 bp = Blueprint("quiz", __name__, url_prefix="/quiz")
 
@@ -132,52 +134,122 @@ def leaderboard():
 
 # ---- admin ------------------------------------------------------------------------------------
 
+FLAGGED_PER_PAGE = 30
+
+
 @bp.get("/admin")
 @admin_required
 def admin_index():
     scope = current_scope()
     items, _total = paginate(service.quizzes_in_scope(scope), 1, 100)
-    flagged, flagged_total = paginate(service.flagged_attempts(scope), 1, 20)
-    return render_template("quiz/admin_index.html", quizzes=items, flagged=flagged, flagged_total=flagged_total,
-                           job_types=service.job_types(), counts=service.question_counts(), form=ActionForm(),
-                           names={jt.id: jt.name for jt in service.job_types()})
+    flagged, flagged_total = paginate(service.flagged_attempts(scope), 1, 5)
+    job_types = service.job_types()
+    return render_template("quiz/admin_index.html", quizzes=items, flagged=_flagged_rows(flagged),
+                           flagged_total=flagged_total, job_types=job_types, counts=service.question_counts(),
+                           form=ActionForm(), names={jt.id: jt.name for jt in job_types},
+                           bank_manager=_is_bank_manager())
 
 
-def _quiz_form() -> QuizForm:
-    form = QuizForm()
+def _is_bank_manager() -> bool:
+    try:
+        service.require_bank_manager(current_actor())
+    except Forbidden:
+        return False
+    return True
+
+
+def _quiz_form(quiz: Quiz | None = None) -> QuizForm:
+    form = QuizForm(data=_quiz_form_data(quiz) if quiz is not None and request.method == "GET" else None)
     scope = current_scope()
-    orgs = db.session.scalars(db.select(Organisation).where(subtree_filter(scope))
-                              .where(Organisation.level != "grassroots").order_by(Organisation.path).limit(300))
+    orgs = list(db.session.scalars(db.select(Organisation).where(subtree_filter(scope))
+                                   .where(Organisation.level != "grassroots").order_by(Organisation.path).limit(300)))
+    if quiz is not None and quiz.org_id not in {o.id for o in orgs}:
+        orgs.append(db.session.get(Organisation, quiz.org_id))  # e.g. a grassroots union set over the API
     form.org_id.choices = [(o.id, o.name) for o in orgs] or [(scope.id, scope.name)]
-    form.job_type_ids.choices = [(jt.id, jt.name) for jt in service.job_types(True)]
+    form.job_type_ids.choices = [(jt.id, jt.name) for jt in service.job_types()
+                                 if jt.is_enabled or (quiz is not None and jt.id in quiz.job_type_ids)]
     return form
+
+
+def _quiz_form_data(quiz: Quiz) -> dict:
+    data = {k: getattr(quiz, k) for k in ("title", "org_id", "job_type_ids", "question_count", "mode",
+                                          "late_policy", "attempts_per_day", "min_delay_seconds",
+                                          "points_per_correct", "partial_credit", "pass_percent", "pass_bonus",
+                                          "daily_points_cap")}
+    data["tags"] = "，".join(quiz.tags or [])
+    data["time_limit_minutes"] = -(-quiz.time_limit_seconds // 60) if quiz.time_limit_seconds else None
+    data["opens_at"], data["closes_at"] = _utc_to_china(quiz.opens_at), _utc_to_china(quiz.closes_at)
+    return data
+
+
+def _quiz_data(form: QuizForm, quiz: Quiz | None = None) -> dict:
+    data = {k: getattr(form, k).data for k in ("title", "org_id", "job_type_ids", "question_count", "mode",
+                                                "late_policy", "attempts_per_day", "min_delay_seconds",
+                                                "points_per_correct", "partial_credit", "pass_percent",
+                                                "pass_bonus", "daily_points_cap")}
+    data["tags"] = split_tags(form.tags.data)
+    minutes = form.time_limit_minutes.data
+    data["time_limit_seconds"] = minutes * 60 if minutes else None
+    if quiz is not None and quiz.time_limit_seconds and minutes == -(-quiz.time_limit_seconds // 60):
+        data["time_limit_seconds"] = quiz.time_limit_seconds  # shown rounded up to minutes; unchanged
+    data["opens_at"], data["closes_at"] = _china_to_utc(form.opens_at.data), _china_to_utc(form.closes_at.data)
+    return data
 
 
 def _china_to_utc(value):
     return None if value is None else value.replace(tzinfo=clock.CHINA).astimezone(timezone.utc)
 
 
+def _utc_to_china(value):
+    return None if value is None else clock.as_utc(value).astimezone(clock.CHINA).replace(tzinfo=None)
+
+
+# Services name the field and say what is wrong in English; the page says it in Chinese.
+_QUIZ_FIELD_MESSAGES = {"title": _l("请填写名称"), "job_type_ids": _l("请选择一个或多个工种"),
+                        "mode": _l("请选择模式"), "late_policy": _l("请选择超时交卷方式"),
+                        "closes_at": _l("结束时间必须晚于开始时间"), "org_id": _l("请选择参加范围")}
+
+
+def _quiz_field_errors(form: QuizForm, exc: DomainError) -> None:
+    fields = (exc.details or {}).get("fields") or {}
+    if isinstance(exc, NotFound) and not fields:
+        fields = {"org_id": exc.message}
+    for name, message in fields.items():
+        field = getattr(form, name, None)
+        target = field if field is not None else form.title
+        target.errors = [*target.errors, _QUIZ_FIELD_MESSAGES.get(name, str(message))]
+    if not fields:
+        flash(exc.message, "error")
+
+
+def _quiz_editor(form: QuizForm, quiz: Quiz | None):
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                if quiz is None:
+                    service.create_quiz(current_actor(), current_scope(), _quiz_data(form))
+                else:
+                    service.update_quiz(current_actor(), current_scope(), quiz.id, _quiz_data(form, quiz))
+        except (ValidationError, NotFound) as exc:
+            _quiz_field_errors(form, exc)
+        else:
+            flash(_("答题活动已创建。") if quiz is None else _("答题活动已保存。"), "success")
+            return redirect(url_for("quiz.admin_index"))
+    status = 400 if request.method == "POST" and any(f.errors for f in form) else 200
+    return render_template("quiz/admin_quiz_form.html", form=form, quiz=quiz), status
+
+
 @bp.route("/admin/quizzes/new", methods=["GET", "POST"])
 @admin_required
 def admin_new_quiz():
-    form = _quiz_form()
-    if form.validate_on_submit():
-        data = {k: getattr(form, k).data for k in ("title", "org_id", "job_type_ids", "question_count", "mode",
-                                                    "late_policy", "attempts_per_day", "min_delay_seconds",
-                                                    "points_per_correct", "partial_credit", "pass_percent",
-                                                    "pass_bonus", "daily_points_cap")}
-        data["tags"] = [t.strip() for t in (form.tags.data or "").replace("，", ",").split(",") if t.strip()]
-        data["time_limit_seconds"] = form.time_limit_minutes.data * 60 if form.time_limit_minutes.data else None
-        data["opens_at"], data["closes_at"] = _china_to_utc(form.opens_at.data), _china_to_utc(form.closes_at.data)
-        try:
-            with unit_of_work():
-                service.create_quiz(current_actor(), current_scope(), data)
-        except DomainError as exc:
-            flash(exc.message, "error")
-        else:
-            flash(_("答题活动已创建。"), "success")
-            return redirect(url_for("quiz.admin_index"))
-    return render_template("quiz/admin_quiz_form.html", form=form)
+    return _quiz_editor(_quiz_form(), None)
+
+
+@bp.route("/admin/quizzes/<int:quiz_id>/edit", methods=["GET", "POST"])
+@admin_required
+def admin_edit_quiz(quiz_id):
+    quiz = service.get_quiz_in_scope(current_scope(), quiz_id)
+    return _quiz_editor(_quiz_form(quiz), quiz)
 
 
 @bp.post("/admin/quizzes/<int:quiz_id>/toggle")
@@ -190,6 +262,77 @@ def admin_toggle_quiz(quiz_id):
     return redirect(url_for("quiz.admin_index"))
 
 
+@bp.get("/admin/flagged")
+@admin_required
+def admin_flagged():
+    page = max(1, request.args.get("page", 1, type=int))
+    items, total = paginate(service.flagged_attempts(current_scope()), page, FLAGGED_PER_PAGE)
+    return render_template("quiz/admin_flagged.html", rows=_flagged_rows(items), total=total, page=page,
+                           pages=max(1, -(-total // FLAGGED_PER_PAGE)), fast_seconds=service.FAST_SECONDS_PER_QUESTION)
+
+
+def _flagged_rows(attempts: list[Attempt]) -> list[dict]:
+    """Each flagged attempt with its member and quiz (two lookups for the page, not one per row)."""
+    members = {m.id: m for m in db.session.scalars(
+        db.select(Member).where(Member.id.in_({a.member_id for a in attempts})))} if attempts else {}
+    quizzes = {q.id: q for q in db.session.scalars(
+        db.select(Quiz).where(Quiz.id.in_({a.quiz_id for a in attempts if a.quiz_id})))} if attempts else {}
+    return [{"attempt": a, "member": members.get(a.member_id), "quiz": quizzes.get(a.quiz_id),
+             "seconds": int((clock.as_utc(a.submitted_at) - clock.as_utc(a.started_at)).total_seconds())
+             if a.submitted_at else None} for a in attempts]
+
+
+@bp.route("/admin/job-types", methods=["GET", "POST"])
+@admin_required
+def admin_job_types():
+    form = JobTypeForm()
+    job_types = service.job_types()
+    if form.validate_on_submit():
+        code, name = form.code.data.strip(), form.name.data.strip()
+        try:
+            with unit_of_work():
+                service.create_job_type(current_actor(), code, name)
+        except Conflict:
+            if code in {jt.code for jt in job_types}:
+                form.code.errors = [_("这个代码已被使用")]
+            if name in {jt.name for jt in job_types} or not form.code.errors:
+                form.name.errors = [_("已有同名的工种")]
+        except ValidationError:
+            form.name.errors = [*form.name.errors, _("请填写代码和名称")]
+        else:
+            flash(_("工种“%(name)s”已添加。", name=name), "success")
+            return redirect(url_for("quiz.admin_job_types"))
+    status = 400 if request.method == "POST" and any(f.errors for f in form) else 200
+    return render_template("quiz/admin_job_types.html", form=form, job_types=job_types,
+                           counts=service.question_counts(), bank_manager=_is_bank_manager()), status
+
+
+@bp.route("/admin/questions/new", methods=["GET", "POST"])
+@admin_required
+def admin_new_question():
+    service.require_bank_manager(current_actor())
+    form = QuestionForm()
+    form.job_type_id.choices = [(jt.id, jt.name) for jt in service.job_types(True)]
+    if request.method == "GET":
+        form.job_type_id.data = request.args.get("job_type_id", type=int)
+        form.kind.data = request.args.get("kind") if request.args.get("kind") in QUESTION_KINDS else "single"
+    problems = []
+    if form.validate_on_submit():
+        data = form.question_data()
+        try:
+            with unit_of_work():
+                service.create_question(current_actor(), data)
+        except ValidationError as exc:
+            problems = (exc.details or {}).get("problems") or [exc.message]
+        else:
+            flash(_("题目已添加。"), "success")
+            if request.form.get("action") == "more":
+                return redirect(url_for("quiz.admin_new_question", job_type_id=data["job_type_id"], kind=data["kind"]))
+            return redirect(url_for("quiz.admin_questions", job_type_id=data["job_type_id"]))
+    status = 400 if request.method == "POST" and (problems or any(f.errors for f in form)) else 200
+    return render_template("quiz/admin_question_form.html", form=form, problems=problems), status
+
+
 @bp.get("/admin/questions")
 @admin_required
 def admin_questions():
@@ -199,7 +342,7 @@ def admin_questions():
     items, total = paginate(service.questions_page_stmt(job_type_id, None, search), page, 30)
     return render_template("quiz/admin_questions.html", items=items, total=total, page=page, search=search,
                            job_type_id=job_type_id, job_types=service.job_types(), form=ActionForm(),
-                           names={jt.id: jt.name for jt in service.job_types()})
+                           names={jt.id: jt.name for jt in service.job_types()}, bank_manager=_is_bank_manager())
 
 
 @bp.post("/admin/questions/<int:question_id>/toggle")
@@ -258,6 +401,5 @@ def _download(rows, fmt: str, name: str):
     elif fmt == "csv":
         data, mime = importers.write_csv(rows), "text/csv"
     else:
-        from ..errors import NotFound
         raise NotFound("unknown format")
     return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=f"{name}.{fmt}")

@@ -2,6 +2,8 @@
 touching the database, reservations released on failure, reconcile agreeing with SQL."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -15,9 +17,14 @@ from tests.conftest import make_app, wipe
 from tests.prize_factories import prize, rich_member, world
 
 
+def counters_client(app):
+    return app.extensions["_test_redis"]
+
+
 @pytest.fixture
 def redis_app(database_url, flush_redis, redis_url):
     app = make_app(database_url, REDIS_URL=redis_url)
+    app.extensions["_test_redis"] = app.extensions["benefits_redis"]
     with app.app_context():
         yield app
         db.session.remove()
@@ -117,3 +124,55 @@ def test_unreachable_redis_keeps_the_same_answers(database_url, flush_redis):
             db.session.remove()
     finally:
         wipe(app)
+
+
+def test_gate_keys_are_the_counters_keys(redis_app):
+    day = clock.business_day()
+    t = gate.tag(42)
+    for key, idem in ((None, hashlib.sha256(b"").hexdigest()[:32]), ("r-1", hashlib.sha256(b"r-1").hexdigest()[:32])):
+        assert gate.gate_keys(42, 7, None if key else 3, day, key) == [
+            counters.key(t, "cfg"), counters.key(t, "stock"), counters.key(t, "pt", 0 if key else 3),
+            counters.key(t, "all", day.isoformat()), counters.key(t, "u", 7, "d", day.isoformat()),
+            counters.key(t, "u", 7, "m", day.strftime("%Y-%m")), counters.key(t, "u", 7, "life"),
+            counters.key(t, "idem", 7, idem)]
+
+
+def test_reserve_call_answers_as_the_script_and_recovers(redis_app, flush_redis):
+    import redis as redis_lib
+    args = ("EVALSHA", gate._RESERVE_SHA, 8, "benefits:{prize:1}:cfg", "兑换", 15, 0, 172800)
+    packed = redis_lib.Redis().connection_pool.make_connection().pack_command(*args)
+    assert gate._resp(*args) == b"".join(packed)
+    w = _setup(stock=0)
+    day = clock.business_day()
+    sold = gate.gate_keys(w["pid"], 5, None, day, None)
+    missing = gate.gate_keys(w["pid"] + 1, 5, None, day, "k")
+    argv = [1, int(clock.now().timestamp()), 0, gate.DAY_TTL, gate.MONTH_TTL, gate.IDEMPOTENCY_TTL, 0]
+    for keys in (sold, missing):
+        assert gate._reserve_call(keys, argv) == gate._RESERVE.call(keys, argv)
+    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+    flush_redis.script_flush()  # Redis restarted: the script is loaded again
+    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+    flush_redis.client_kill_filter(_type="normal", skipme=True)  # the kept connection is cut
+    first = gate._reserve_call(sold, argv)
+    assert first is None or first[0] == b"sold_out"  # None: this one request goes to SQL
+    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+
+
+@pytest.mark.parametrize("fields, code", [({}, "sold_out"), ({"per_day_limit": 1}, "member_limit_reached")])
+def test_a_redis_refusal_is_the_same_response_as_the_sql_refusal(redis_app, statements, fields, code):
+    w = _setup(stock=1 if not fields else 5, **fields)
+    client = redis_app.test_client()
+    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    assert client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).status_code == 201
+    statements.clear()
+    by_redis = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    assert statements == []
+    redis_app.extensions["benefits_redis"] = None
+    try:
+        by_sql = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    finally:
+        redis_app.extensions["benefits_redis"] = counters_client(redis_app)
+    assert statements  # SQL decided this one
+    assert by_redis.get_json()["error"]["code"] == code
+    assert (by_redis.status_code, by_redis.mimetype, by_redis.get_data()) == \
+        (by_sql.status_code, by_sql.mimetype, by_sql.get_data())
