@@ -102,6 +102,12 @@ def _driver_execute(conn, stmt, params: dict):
         if name in values:
             values[name] = process(values[name])
     with _as_sqlalchemy_errors(sql, values):
+        if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # The transaction's first statement: psycopg would send BEGIN and wait for it on its
+            # own; in a pipeline BEGIN and the statement travel together (one round trip).
+            with conn.pipeline():
+                cursor = conn.execute(sql, values)
+            return cursor
         return conn.execute(sql, values)
 
 

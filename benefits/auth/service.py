@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
 from ..audit import service as audit
+from ..database import run_rows
 from ..errors import Conflict, DomainError, TooManyRequests, ValidationError
 from ..extensions import db
 from ..members import service as members
@@ -142,11 +143,14 @@ def set_enabled(actor, user: User, enabled: bool) -> User:
 _USER_ROW = None
 
 
+_USER_COLUMNS = tuple(c.name for c in User.__table__.c)
+
+
 def _user_row_statement():
     global _USER_ROW
     if _USER_ROW is None:
         t = User.__table__
-        _USER_ROW = select(*t.c).where(t.c.id == bindparam("id"))
+        _USER_ROW = select(*(t.c[name] for name in _USER_COLUMNS)).where(t.c.id == bindparam("id"))
     return _USER_ROW
 
 
@@ -164,10 +168,10 @@ def load_user(session_id: str) -> User | None:
         return None
     user = db.session.identity_map.get(identity_key(User, uid))
     if user is None:
-        row = db.session.execute(_user_row_statement(), {"id": uid}).first()
-        if row is None:
+        rows = run_rows(_user_row_statement(), {"id": uid})
+        if not rows:
             return None
-        user = User(**row._asdict())
+        user = User(**dict(zip(_USER_COLUMNS, rows[0])))
         make_transient_to_detached(user)
         db.session.add(user)
     if user.session_token != token or not user.is_enabled:

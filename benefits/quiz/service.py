@@ -728,7 +728,10 @@ WITH claimed AS (
     RETURNING id
 )""" + points.pg_earn_ctes("claimed") + """
 SELECT (SELECT count(*) FROM claimed) AS claimed, (SELECT balance FROM earn_moved) AS earn_moved,
-       (SELECT count(*) FROM earn_entry) AS earn_posted
+       (SELECT count(*) FROM earn_entry) AS earn_posted,
+       -- a balance moved without its entry (the source key was taken): fail the whole statement
+       CASE WHEN (SELECT balance FROM earn_moved) IS NOT NULL THEN 1 / (SELECT count(*) FROM earn_entry) END
+           AS earn_guard
 """)
 
 # PostgreSQL: the attempt and its drawn questions in one statement.
@@ -886,10 +889,14 @@ def _pg_submit_writes(member_id: int, attempt_id: int, claim: dict, items: list[
         member_id, attempt["points_awarded"] if quiz is not None and not capped else 0,
         source_key=_award_key(attempt_id), reason=_award_reason(quiz), expires_on=_award_expiry(at))
     wrong, leaving, staying = _book_moves(items)
-    result = _rows(_PG_SUBMIT_WRITES, {
-        **claim, **earn, "positions": [i["position"] for i in items], "correct": [bool(i["is_correct"]) for i in items],
-        "points": [i["points"] for i in items], "member_id": member_id, "wrong": wrong, "leaving": leaving,
-        "staying": staying})[0]
+    try:
+        result = _rows(_PG_SUBMIT_WRITES, {
+            **claim, **earn, "positions": [i["position"] for i in items],
+            "correct": [bool(i["is_correct"]) for i in items], "points": [i["points"] for i in items],
+            "member_id": member_id, "wrong": wrong, "leaving": leaving, "staying": staying})[0]
+    except psycopg.errors.DivisionByZero:   # the statement's earn guard: nothing was written
+        raise points.DuplicateEntry(f"ledger entry {earn['earn_source_key']} already exists",
+                                    details={"source_key": earn["earn_source_key"]}) from None
     if not result.claimed:
         return False
     points.check_earned(earn, result.earn_moved, result.earn_posted)
