@@ -424,10 +424,14 @@ def _consume(applied: engine.AppliedRule, member_id: int, day: date) -> tuple[in
         done.append(period)
     if terms.get("global_limit") is None:
         number = random.randrange(SLICES)
-        granted = _take_from_slice(rule_id, number, want, budgeted=terms.get("budget_fen") is not None)
+        granted, where = _take_from_slice(rule_id, number, want, budgeted=terms.get("budget_fen") is not None)
         reason = "" if granted > 0 else "budget_spent"
-        if granted > 0:
+        if where == "slice":
             db.session.info.setdefault("promotions_slices", {})[rule_id] = number
+        elif where == "busy":   # other payments' slices may still hold some: don't close the gate
+            _member_uses_back(rule_id, member_id, [keys[p] for p in done])
+            gate.release(rule_id)
+            return 0, reason
     else:
         granted, reason = _take_from_rule_row(rule_id, want)
     if granted <= 0:
@@ -487,28 +491,31 @@ def _slice_rule_active(rule_id: int):
     return exists().where(r.id == rule_id, r.status == "active")
 
 
-def _take_from_slice(rule_id: int, number: int, want: int, *, budgeted: bool) -> int:
-    """Take one use and `want` fen (or, at the end of the budget, what remains) from slice `number`."""
+def _take_from_slice(rule_id: int, number: int, want: int, *, budgeted: bool) -> tuple[int, str]:
+    """Take one use and `want` fen from slice `number` or, at the end of the budget, what
+    remains from the rule row. Returns (fen granted, where): where is "slice", "rule", or, when
+    nothing was granted, "spent" or "busy" (busy slices may still hold some budget)."""
     t = PromotionBudgetSlice.__table__
     c = t.c
     params = {"b_rule_id": rule_id, "b_slice": number, "want": want}
     if run_count(_slice_take(budgeted), params) == 1:
-        return want
+        return want, "slice"
     if not budgeted:
         # this slice's first use (nothing to allot, so the rule row is not involved)
         if not db.session.scalar(select(_slice_rule_active(rule_id))):
-            return 0
+            return 0, "spent"
         counted = db.session.execute(_insert()(t).values(rule_id=rule_id, slice=number, allot_fen=None, used_fen=want,
                                                          uses=1)
                                      .on_conflict_do_update(index_elements=[c.rule_id, c.slice],
                                                             set_={"used_fen": c.used_fen + want, "uses": c.uses + 1},
                                                             where=c.allot_fen.is_(None))
                                      .returning(c.uses)).first()
-        return want if counted is not None else 0
+        return (want, "slice") if counted is not None else (0, "spent")
     # A slice row is only ever created or topped up after the rule row is locked (lock order).
     if _refill(rule_id, number, want) and run_count(_slice_take(budgeted), params) == 1:
-        return want
-    return _take_at_the_end(rule_id, number, want)
+        return want, "slice"
+    granted, busy = _take_at_the_end(rule_id, want)
+    return granted, ("rule" if granted > 0 else "busy" if busy else "spent")
 
 
 def _add_to_slice(rule_id: int, number: int, *, allot: int, used: int = 0, uses: int = 0) -> None:
@@ -541,43 +548,55 @@ def _refill(rule_id: int, number: int, want: int) -> bool:
     return False
 
 
-def _take_at_the_end(rule_id: int, number: int, want: int) -> int:
-    """The budget is nearly gone: under the rule row's lock, fold every slice's unspent
-    allotment back and give this payment `min(want, what remains)`."""
+def _take_at_the_end(rule_id: int, want: int) -> tuple[int, bool]:
+    """The budget is nearly gone: under the rule row's lock, fold the unspent allotments of the
+    slices no payment is using right now back onto the rule, and give this payment
+    `min(want, what remains)` from the rule row. Returns (fen granted, whether busy slices may
+    still hold some budget).
+
+    The rule row is locked FOR NO KEY UPDATE (it orders budget changes but lets concurrent
+    payments check their rows' foreign keys to the rule), and slices locked by other payments are
+    skipped (SKIP LOCKED): holding the rule row, this never waits for a slice, so it cannot
+    deadlock with a payment that holds one. What a busy slice still holds stays there for later
+    payments; nothing is ever granted beyond the budget."""
     r = PromotionRule.__table__.c
     row = db.session.execute(select(r.budget_fen, r.budget_used_fen, r.status).where(r.id == rule_id)
-                             .with_for_update()).first()
+                             .with_for_update(key_share=True)).first()
     if row is None or row[2] != "active" or row[0] is None:
-        return 0
-    _fold_free_allotments(rule_id)
+        return 0, False
+    busy = _fold_free_allotments(rule_id)
     budget, used = db.session.execute(select(r.budget_fen, r.budget_used_fen).where(r.id == rule_id)).one()
     grant = min(want, budget - used)
     if grant <= 0:
-        return 0
-    db.session.execute(update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen + grant)
+        return 0, busy
+    db.session.execute(update(PromotionRule.__table__)
+                       .values(budget_used_fen=r.budget_used_fen + grant, uses_count=r.uses_count + 1)
                        .where(r.id == rule_id))
-    _add_to_slice(rule_id, number, allot=grant, used=grant, uses=1)
-    return grant
+    return grant, busy
 
 
-def _fold_free_allotments(rule_id: int) -> None:
-    """Give every slice's unspent allotment back to the rule (caller holds the rule row lock)."""
+def _fold_free_allotments(rule_id: int) -> bool:
+    """Give the unspent allotments of the slices nobody holds back to the rule (the caller holds
+    the rule row lock). True if some budgeted slices were busy (skipped)."""
     r, c = PromotionRule.__table__.c, PromotionBudgetSlice.__table__.c
-    rows = db.session.execute(select(c.slice, c.allot_fen, c.used_fen)
-                              .where(c.rule_id == rule_id, c.allot_fen.is_not(None)).with_for_update()).all()
+    budgeted = (c.rule_id == rule_id) & c.allot_fen.is_not(None)
+    rows = db.session.execute(select(c.slice, c.allot_fen, c.used_fen).where(budgeted)
+                              .with_for_update(skip_locked=True)).all()
+    total = db.session.scalar(select(func.count()).select_from(PromotionBudgetSlice.__table__).where(budgeted))
     free = sum(allot - used for _n, allot, used in rows)
     if free:
         db.session.execute(update(PromotionBudgetSlice.__table__).values(allot_fen=c.used_fen)
-                           .where(c.rule_id == rule_id, c.allot_fen.is_not(None)))
+                           .where(budgeted, c.slice.in_([n for n, _a, _u in rows])))
         db.session.execute(update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen - free)
                            .where(r.id == rule_id))
+    return total > len(rows)
 
 
 def fold_slices(rule_id: int) -> None:
     """Move everything the slices hold back onto the rule row (before an edit of budget or limit):
     unspent allotments return, spent money and uses are added to the row, the slices go."""
     r, c = PromotionRule.__table__.c, PromotionBudgetSlice.__table__.c
-    db.session.execute(select(r.id).where(r.id == rule_id).with_for_update())
+    db.session.execute(select(r.id).where(r.id == rule_id).with_for_update(key_share=True))
     rows = db.session.execute(select(c.allot_fen, c.used_fen, c.uses).where(c.rule_id == rule_id)
                               .with_for_update()).all()
     if not rows:

@@ -82,3 +82,37 @@ def test_same_member_20_at_once_with_a_daily_limit_of_one_gets_one_discount(
     db.session.expire_all()
     assert db.session.scalar(select(func.count(PromotionUsage.id))) == 1
     assert db.session.scalar(select(func.sum(CardTransaction.discount_fen))) == 4000
+
+
+def test_the_end_of_a_budget_spread_over_slices_is_exact_and_never_deadlocks(
+        pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
+    # The budget's last 30 discounts sit as unspent allotments on 16 slices and nothing is left
+    # unallotted on the rule row, so most payments must fold the slices back under the rule
+    # row's lock while others, holding a slice, check their rows' foreign keys to that rule.
+    from benefits.promotions import service as promotions
+    from benefits.promotions.models import PromotionBudgetSlice
+    per_slice = [2 * 4000] * 14 + [1 * 4000, 1 * 4000 + 7]       # 30 discounts and 7 fen
+    budget = 1_000_000 + sum(per_slice)
+    with unit_of_work():
+        tree = factories.org_tree()
+        merchant = tf.merchant(tree["bozhou"])
+        rule = tf.rule(tree["bozhou"], budget_fen=budget)
+        key = tf.terminal_key(merchant)
+        cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
+        rule_id = rule.id
+        for number, allot in enumerate(per_slice):
+            db.session.add(PromotionBudgetSlice(rule_id=rule_id, slice=number, allot_fen=allot + 10_000,
+                                                used_fen=10_000, uses=1))
+        db.session.execute(PromotionRule.__table__.update().values(budget_used_fen=budget)
+                           .where(PromotionRule.__table__.c.id == rule_id))
+    assert promotions.SLICES == len(per_slice)
+    server = serve(gunicorn_factory, postgres_url, redis_url)
+    responses = fire(server.url, key, [{"card_number": cards[i % len(cards)], "amount": "250.00"} for i in range(80)])
+
+    assert [r.status_code for r in responses] == [201] * 80, {r.status_code: r.text[:300] for r in responses}
+    discounts = [r.json()["discount_fen"] for r in responses]
+    assert sum(discounts) == sum(per_slice) and max(discounts) == 4000   # all of it, never more
+    db.session.expire_all()
+    rule = db.session.get(PromotionRule, rule_id)
+    assert (rule.budget_left_fen, rule.budget_spent_fen) == (0, budget)
+    assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))) == sum(per_slice)

@@ -46,13 +46,13 @@ def test_the_last_payments_get_exactly_what_remains_across_slices(shop):
                            .where(PromotionRule.__table__.c.id == rule.id))
     with unit_of_work():
         # slice 1 cannot cover 4000 and the rule row has none unallotted: fold back and grant
-        assert service._take_from_slice(rule.id, 1, 4000, budgeted=True) == 4000
+        assert service._take_from_slice(rule.id, 1, 4000, budgeted=True) == (4000, "rule")
     with unit_of_work():
-        assert service._take_from_slice(rule.id, 2, 4000, budgeted=True) == 4000
+        assert service._take_from_slice(rule.id, 2, 4000, budgeted=True) == (4000, "slice")
     with unit_of_work():
-        assert service._take_from_slice(rule.id, 3, 4000, budgeted=True) == 2000   # the clamp
+        assert service._take_from_slice(rule.id, 3, 4000, budgeted=True) == (2000, "rule")   # the clamp
     with unit_of_work():
-        assert service._take_from_slice(rule.id, 0, 4000, budgeted=True) == 0
+        assert service._take_from_slice(rule.id, 0, 4000, budgeted=True) == (0, "spent")
     r = rule_now(rule.id)
     assert (r.budget_spent_fen, r.budget_left_fen, r.total_uses) == (10_000, 0, 3)
     assert r.budget_used_fen <= r.budget_fen
@@ -66,7 +66,7 @@ def test_a_paused_rule_takes_nothing_from_its_slices(shop):
         service.set_status(shop.admin, db.session.get(PromotionRule, rule.id), "paused")
     number = next(iter(slices(rule.id)))
     with unit_of_work():
-        assert service._take_from_slice(rule.id, number, 4000, budgeted=True) == 0
+        assert service._take_from_slice(rule.id, number, 4000, budgeted=True) == (0, "spent")
     assert rule_now(rule.id).budget_spent_fen == 4000
 
 
