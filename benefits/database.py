@@ -164,7 +164,9 @@ _DEFERRED = "deferred_writes"
 
 
 def defer_write(stmt, params: dict) -> None:
-    if not is_postgres():
+    # Inside a savepoint the write runs at once: a rollback to the savepoint must take it back,
+    # and only the outermost transaction's rollback drops what is queued.
+    if not is_postgres() or db.session().in_nested_transaction():
         run_count(stmt, params)
         return
     db.session().connection()   # the transaction begins now, as it would with an immediate write
@@ -199,6 +201,9 @@ def _deferred_before_reads(orm_execute_state) -> None:
     _send_deferred(orm_execute_state.session)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_deferred_writes(session: Session) -> None:
-    session.info.pop(_DEFERRED, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_deferred_writes(session: Session, previous_transaction) -> None:
+    """Only the outermost transaction's rollback drops the queue (a savepoint's does not: what
+    was deferred before it belongs to the outer transaction; inside one nothing is deferred)."""
+    if previous_transaction.parent is None:
+        session.info.pop(_DEFERRED, None)

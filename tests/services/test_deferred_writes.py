@@ -52,3 +52,13 @@ def test_a_rollback_drops_what_was_deferred(app):
     with unit_of_work():
         pass
     assert count() == 0
+
+
+def test_inside_a_savepoint_a_deferred_write_runs_at_once_and_its_rollback_takes_it_back(app):
+    with unit_of_work():
+        defer_write(_STMT, _record("outer"))
+        savepoint = db.session.begin_nested()
+        defer_write(_STMT, _record("inner"))
+        savepoint.rollback()
+    assert count() == 1
+    assert db.session.scalar(select(IdempotencyRecord.key)) == "outer"
