@@ -6,6 +6,7 @@ import functools
 import threading
 
 import psycopg
+from psycopg.rows import namedtuple_row
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -95,20 +96,21 @@ def _compile(stmt) -> tuple[str, dict, dict]:
     return found
 
 
-def _driver_execute(conn, stmt, params: dict):
+def _driver_execute(conn, stmt, params: dict, row_factory=None):
     sql, defaults, processors = _compile(stmt)
     values = {**defaults, **params}
     for name, process in processors.items():
         if name in values:
             values[name] = process(values[name])
+    cursor = conn.cursor(row_factory=row_factory) if row_factory else conn.cursor()
     with _as_sqlalchemy_errors(sql, values):
         if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             # The transaction's first statement: psycopg would send BEGIN and wait for it on its
             # own; in a pipeline BEGIN and the statement travel together (one round trip).
             with conn.pipeline():
-                cursor = conn.execute(sql, values)
+                cursor.execute(sql, values, prepare=True)
             return cursor
-        return conn.execute(sql, values)
+        return cursor.execute(sql, values, prepare=True)
 
 
 @contextlib.contextmanager
@@ -130,15 +132,17 @@ def _driver_connection():
     return conn
 
 
-def run_rows(stmt, params: dict) -> list[tuple]:
+def run_rows(stmt, params: dict, *, named: bool = False) -> list:
     """Rows of a Core statement built once per process (SELECT, or a write with RETURNING), run
-    in the session's transaction. On PostgreSQL its SQL, compiled once, goes straight to psycopg:
-    the hot paths run a handful of these per request, and SQLAlchemy's execution machinery cost
-    more than the statements."""
+    in the session's transaction. On PostgreSQL its SQL, compiled once, goes straight to psycopg
+    as a prepared statement: the hot paths run a handful of these per request, and SQLAlchemy's
+    execution machinery cost more than the statements. `named`: rows with attribute access and
+    `_asdict()` (as SQLAlchemy's rows have) instead of plain tuples."""
     conn = _driver_connection()
     if conn is None:
-        return [tuple(row) for row in db.session.connection().execute(stmt, params)]
-    return _driver_execute(conn, stmt, params).fetchall()
+        rows = db.session.connection().execute(stmt, params).all()
+        return rows if named else [tuple(row) for row in rows]
+    return _driver_execute(conn, stmt, params, namedtuple_row if named else None).fetchall()
 
 
 def run_count(stmt, params: dict) -> int:

@@ -11,17 +11,17 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 from flask import current_app
-from psycopg.rows import namedtuple_row
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import clock
 from ..audit import service as audit
 from ..auth.models import User
 from ..errors import Conflict, Forbidden, LimitReached, NotFound, ValidationError
+from ..database import is_postgres, run_rows
 from ..extensions import db
 from ..members.models import Member
 from ..orgs.models import Organisation
@@ -521,10 +521,10 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
               "deadline_at": deadline}
     bank = _bank((quiz.bank_positions, quiz.bank_job_types))
     try:
-        drawn = _pg_draw_and_insert(quiz, bank, values) if _is_postgres() and not quiz.tags else None
+        drawn = _pg_draw_and_insert(quiz, bank, values) if is_postgres() and not quiz.tags else None
         if drawn is None:
             drawn = _draw_and_insert(quiz, bank, values)
-    except (IntegrityError, psycopg.IntegrityError):
+    except IntegrityError:
         # the daily slot was taken by a concurrent start; the request's transaction is rolled back
         raise LimitReached("另一场答题刚刚开始。 Another attempt just started.", code="attempt_in_progress") from None
     attempt_id, items = drawn
@@ -541,7 +541,7 @@ def _draw_and_insert(quiz, bank: _Bank, values: dict) -> tuple[int, list[dict]]:
         raise Conflict("题库中没有可用的题目。 There are no questions to draw.", code="no_questions")
     orders = [grading.shuffled_order(len(q.options), _rng) for q in questions]
     values = {**values, "question_count": len(questions)}
-    if _is_postgres():
+    if is_postgres():
         attempt_id = db.session.execute(_PG_START_WRITES, {
             **values, "positions": list(range(1, len(questions) + 1)), "question_ids": [q.id for q in questions],
             "job_type_ids": [q.job_type_id for q in questions], "orders": orders}).scalar_one()
@@ -785,30 +785,10 @@ ORDER BY drawn.position
 """)
 
 
-def _is_postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
-_PG_SQL: dict = {}
-
-
 def _rows(stmt, params: dict) -> list:
-    """All rows of one of the hot paths' statements (attribute access, `_asdict()`).
-
-    On PostgreSQL the statement, compiled once per process, goes straight to psycopg on the
-    session's own connection, inside its transaction, as a prepared statement: the same values
-    SQLAlchemy would hand back (psycopg does the type conversions either way) without its
-    per-statement work, about 0.1 ms of CPU a statement. Errors are psycopg's own (an
-    integrity error is `psycopg.IntegrityError`). Elsewhere it is `db.session.execute`."""
-    if not _is_postgres():
-        return db.session.execute(stmt, params).all()
-    found = _PG_SQL.get(stmt)
-    if found is None:
-        compiled = stmt.compile(dialect=db.session.get_bind().dialect)
-        found = _PG_SQL[stmt] = (compiled.string, dict(compiled.params))
-    sql, defaults = found
-    cursor = db.session.connection().connection.driver_connection.cursor(row_factory=namedtuple_row)
-    return cursor.execute(sql, {**defaults, **params}, prepare=True).fetchall()
+    """All rows of one of the hot paths' statements, with attribute access (`database.run_rows`:
+    on PostgreSQL compiled once and sent straight to psycopg, inside the session's transaction)."""
+    return run_rows(stmt, params, named=True)
 
 
 def _read_for_submit(attempt_id: int) -> list:
@@ -861,7 +841,7 @@ def _submit(member_id: int, attempt_id: int) -> dict:
              "new_correct_count": correct, "new_score_percent": score_percent, "new_passed": passed,
              "new_points_awarded": attempt["points_awarded"], "new_late": attempt["late"],
              "new_flagged_fast": answered > 0 and duration < FAST_SECONDS_PER_QUESTION * answered}
-    if _is_postgres():
+    if is_postgres():
         if not _pg_submit_writes(member_id, attempt_id, claim, items, attempt, quiz, at):
             return _rows_view(_read_for_submit(attempt_id), at)
     else:
@@ -894,7 +874,10 @@ def _pg_submit_writes(member_id: int, attempt_id: int, claim: dict, items: list[
             **claim, **earn, "positions": [i["position"] for i in items],
             "correct": [bool(i["is_correct"]) for i in items], "points": [i["points"] for i in items],
             "member_id": member_id, "wrong": wrong, "leaving": leaving, "staying": staying})[0]
-    except psycopg.errors.DivisionByZero:   # the statement's earn guard: nothing was written
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, psycopg.errors.DivisionByZero):
+            raise
+        # the statement's earn guard: nothing was written
         raise points.DuplicateEntry(f"ledger entry {earn['earn_source_key']} already exists",
                                     details={"source_key": earn["earn_source_key"]}) from None
     if not result.claimed:
