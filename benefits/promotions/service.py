@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import (BigInteger, Integer, String, cast, any_, bindparam, case, delete, exists, func, insert, null, select, union_all,
-                        update)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (BigInteger, Integer, String, cast, bindparam, case, delete, exists, func, insert, literal, null, select,
+                        union_all, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -230,110 +229,162 @@ def _purchase(member, card, merchant, store, amount_fen: int, at: datetime) -> P
                     member_category=member.category, member_org_path=member.org.path)
 
 
-@dataclass(frozen=True)
-class _TillRules:
-    candidates: tuple[RuleTerms, ...]
-    counted: list[int]      # rules with a budget or a global limit: their counters are read live
-    limited: list[int]      # rules with per-member limits: this member's uses are read live
-
-
-def _till_rules(b: _Book, purchase: Purchase) -> _TillRules:
+def _till_rules(b: _Book, purchase: Purchase) -> tuple[RuleTerms, ...]:
+    """The candidate rules of a till (its merchant, store, category and union), worked out once
+    per book."""
     key = (purchase.merchant_id, purchase.store_id, purchase.merchant_category, purchase.merchant_org_path)
     found = b.tills.get(key)
     if found is None:
-        found = b.book.candidates(merchant_id=purchase.merchant_id, store_id=purchase.store_id,
-                                  category=purchase.merchant_category, merchant_org_path=purchase.merchant_org_path)
-        found = _TillRules(tuple(found),
-                           [t.rule_id for t in found if t.budget_fen is not None or t.global_limit is not None],
-                           [t.rule_id for t in found if t.per_member])
+        found = tuple(b.book.candidates(merchant_id=purchase.merchant_id, store_id=purchase.store_id,
+                                        category=purchase.merchant_category,
+                                        merchant_org_path=purchase.merchant_org_path))
         if len(b.tills) > 20_000:
             b.tills.clear()
         b.tills[key] = found
     return found
 
 
-_LIVE_STATEMENTS: dict[tuple[str, bool], object] = {}
+# ---------------------------------------------------------------- live counters
+#
+# A quote needs, besides the book: the stamp (is the book current?), the counters of rules that
+# could bind at this price, and the member's uses in the current periods. None of these names
+# the till's candidate rules: "could bind" is "no uses left, or less budget left on the rule row
+# than the price" (a discount never exceeds the price, so a larger budget cannot clamp it; a
+# budget spread over slices adds their free allotments) and each test is answered by an
+# expression index; the member's uses come by (member, period). So the same few rows come back
+# however many rules a till has, and on PostgreSQL they travel inside the till's own statement
+# (`live_columns`). A paused rule needs no counter: pausing moves the stamp, and the book
+# rebuilt under the new stamp leaves it out.
+
+@dataclass(frozen=True)
+class LiveState:
+    stamp: tuple
+    counters: dict          # rule id → (status, budget left, uses left), binding rules only
+    used: dict              # rule id → {period name → uses}, this member, current periods
+    day: date               # the business day whose periods `used` counts
 
 
-def _live_statement(dialect: str, limited: bool):
-    """Built once per dialect: rebuilding the statement per request cost more than running it."""
-    stmt = _LIVE_STATEMENTS.get((dialect, limited))
-    if stmt is None:
-        pg = dialect == "postgresql"
+def _binding(amount):
+    r = PromotionRule.__table__.c
+    left = r.budget_fen - r.budget_used_fen
+    return (r.global_limit - r.uses_count <= 0) | ((left >= 0) & (left < amount))
 
-        def among(column, name, type_):
-            # PostgreSQL: one array parameter (`= ANY`), so the statement text never changes
-            return column == any_(bindparam(name, type_=ARRAY(type_))) if pg else column.in_(bindparam(name, expanding=True))
 
-        r, u = PromotionRule, PromotionMemberUse
+def _counter_columns():
+    r = PromotionRule.__table__.c
+    return (r.id, r.status, r.budget_fen - r.budget_used_fen + free_allotment_column(), r.global_limit - r.uses_count)
+
+
+_PERIOD_PARAMS = tuple(bindparam(f"period_{name}", type_=String) for name in ("day", "week", "month", "total"))
+_AMOUNT = bindparam("amount_fen", type_=BigInteger)
+
+
+def _period_params(day: date) -> dict:
+    return {f"period_{name}": key for name, key in period_keys(day).items()}
+
+
+def _uses_where(member_id):
+    u = PromotionMemberUse.__table__.c
+    return (u.member_id == member_id) & u.period.in_(_PERIOD_PARAMS)
+
+
+_LIVE_STATEMENT: list = []
+
+
+def _live_statement():
+    """Built once: rebuilding the statement per request cost more than running it."""
+    if not _LIVE_STATEMENT:
+        u = PromotionMemberUse.__table__.c
         stamp = select(*(c.label(f"s{i}") for i, c in enumerate(_stamp_columns()))).subquery("book_stamp")
-        # Only the counted rules that could change the answer come back: paused, out of uses, or
-        # with less budget left than the price (a discount never exceeds the price, so a larger
-        # budget cannot clamp it). Usually none, however many rules the till has.
-        binding = ((r.status != "active") | (r.global_limit - r.uses_count <= 0)
-                   | (r.budget_fen - r.budget_used_fen < bindparam("amount_fen", type_=Integer)))
-        stmt = (select(stamp.c.s0, stamp.c.s1, r.id, r.status, r.budget_fen - r.budget_used_fen + free_allotment_column(),
-                       r.global_limit - r.uses_count, null().label("period"), null().label("uses"))
-                .select_from(stamp.outerjoin(r, among(r.id, "counted", Integer) & binding)))
-        if limited:
-            stmt = union_all(stmt, select(null(), null(), u.rule_id, null(), null(), null(), u.period, u.uses)
-                             .where(u.member_id == bindparam("member_id"), among(u.rule_id, "limited", Integer),
-                                    among(u.period, "periods", String)))
-        stmt = _LIVE_STATEMENTS[(dialect, limited)] = stmt
-    return stmt
+        counted = select(*_counter_columns()).where(_binding(_AMOUNT)).subquery("counted")
+        stmt = union_all(
+            select(stamp.c.s0, stamp.c.s1, *counted.c, null().label("period"), null().label("uses"))
+            .select_from(stamp.outerjoin(counted, literal(True))),
+            select(null(), null(), u.rule_id, null(), null(), null(), u.period, u.uses)
+            .where(_uses_where(bindparam("member_id", type_=Integer))))
+        _LIVE_STATEMENT.append(stmt)
+    return _LIVE_STATEMENT[0]
 
 
-def _live(rules: _TillRules, member_id: int, day: date, amount_fen: int):
-    """One statement: the rule-book stamp, the counters of the counted rules that could bind at
-    this price, and this member's uses of the limited ones in the current periods.
-    Returns (stamp, counters, uses)."""
-    keys = period_keys(day)
-    params = {"counted": rules.counted, "amount_fen": amount_fen}
-    if rules.limited:
-        params.update(member_id=member_id, limited=rules.limited, periods=list(keys.values()))
-    stmt = _live_statement(db.session.get_bind().dialect.name, bool(rules.limited))
-    by_key = {v: k for k, v in keys.items()}
+def live_columns(member_id_column) -> list:
+    """PostgreSQL: what `_live` reads, as four columns of another statement (the till's, whose
+    card gives `member_id_column`): the stamp's version and nonce, and the binding counters and
+    the member's uses as JSON arrays. It needs the parameters of `live_params`."""
+    u = PromotionMemberUse.__table__.c
+    counted = (select(func.json_agg(func.json_build_array(*_counter_columns())))
+               .where(_binding(_AMOUNT)).scalar_subquery())
+    uses = (select(func.json_agg(func.json_build_array(u.rule_id, u.period, u.uses)))
+            .where(_uses_where(member_id_column)).correlate(member_id_column.table).scalar_subquery())
+    return [*_stamp_columns(), counted, uses]
+
+
+def live_params(amount_fen: int, day: date) -> dict:
+    return {"amount_fen": amount_fen, **_period_params(day)}
+
+
+def live_from_columns(values, day: date) -> LiveState:
+    """The `LiveState` in the four `live_columns` values read on `day`."""
+    version, nonce, counted, uses = values
+    by_key = {v: k for k, v in period_keys(day).items()}
+    used: dict = {}
+    for rule_id, period, n in uses or ():
+        used.setdefault(rule_id, {})[by_key[period]] = n
+    return LiveState((version, nonce), {rid: (status, left, uses_left) for rid, status, left, uses_left in counted or ()},
+                     used, day)
+
+
+def _live(member_id: int, day: date, amount_fen: int) -> LiveState:
+    """One statement: the rule-book stamp, the counters of the rules that could bind at this
+    price, and this member's uses in the current periods."""
+    by_key = {v: k for k, v in period_keys(day).items()}
     found_stamp, counters, used = None, {}, {}
-    for row in read_rows(stmt, params):
+    for row in read_rows(_live_statement(), {"member_id": member_id, **live_params(amount_fen, day)}):
         if row[0] is not None:
             found_stamp = (row[0], row[1])
             if row[2] is not None:
                 counters[row[2]] = (row[3], row[4], row[5])
         else:
             used.setdefault(row[2], {})[by_key[row[6]]] = row[7]
-    return found_stamp, counters, used
+    return LiveState(found_stamp, counters, used, day)
 
 
 _OPEN = RuleState()
 
 
-def _states(rules: _TillRules, counters: dict, used: dict) -> dict[int, RuleState]:
+def _states(candidates: tuple[RuleTerms, ...], live: LiveState) -> dict[int, RuleState]:
     states = {}
-    for t in rules.candidates:
-        member_used = tuple(used.get(t.rule_id, {}).items())
-        if t.rule_id in counters:
-            status, budget_left, uses_left = counters[t.rule_id]
-            states[t.rule_id] = RuleState(budget_left_fen=budget_left, uses_left=uses_left,
-                                          member_used=member_used, active=status == "active")
+    counters, used = live.counters, live.used
+    for t in candidates:
+        rid = t.rule_id
+        member_used = tuple(used[rid].items()) if rid in used else ()
+        if rid in counters:
+            status, budget_left, uses_left = counters[rid]
+            states[rid] = RuleState(budget_left_fen=budget_left, uses_left=uses_left, member_used=member_used,
+                                    active=status == "active")
         else:
             # nothing binding to count: the book (checked against the stamp just now) says it is
             # active, and any budget left is at least the price
-            states[t.rule_id] = RuleState(member_used=member_used) if member_used else _OPEN
+            states[rid] = RuleState(member_used=member_used) if member_used else _OPEN
     return states
 
 
-def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str]) -> Quote:
+def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str], live: LiveState | None = None) -> Quote:
+    """`live`: the counters already read with the till (used if its stamp and day are current)."""
     b = current_app.extensions.get("promotions_book") or _build(_read_stamp())
     day = clock.business_day(purchase.at)
+    if live is not None and live.day != day:
+        live = None
     for _attempt in range(3):
-        rules = _till_rules(b, purchase)
-        stamp, counters, used = _live(rules, member_id, day, purchase.amount_fen)
-        if stamp == b.stamp:
+        if live is None:
+            live = _live(member_id, day, purchase.amount_fen)
+        if live.stamp == b.stamp:
             break
-        b = _build(stamp)   # a rule changed since this process compiled its book
-    states = _states(rules, counters, used)
-    candidates = rules.candidates
-    pairs = [(t, states[t.rule_id]) for t in candidates if t.rule_id in states and t.rule_id not in excluded]
+        b = _build(live.stamp)   # a rule changed since this process compiled its book
+        live = None
+    candidates = _till_rules(b, purchase)
+    states = _states(candidates, live)
+    pairs = [(t, states[t.rule_id]) for t in candidates if t.rule_id not in excluded] if excluded else \
+        [(t, states[t.rule_id]) for t in candidates]
     result = engine.evaluate(purchase, pairs)
     if not excluded:
         return result
@@ -343,14 +394,16 @@ def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str]) -> Q
                  result.rejected + extra, result.hints)
 
 
-def quote(*, member, card, merchant, store, amount_fen: int, at: datetime | None = None) -> Quote:
-    """Read-only: the best eligible offer(s) now, given budgets left and the member's usage."""
+def quote(*, member, card, merchant, store, amount_fen: int, at: datetime | None = None,
+          live: LiveState | None = None) -> Quote:
+    """Read-only: the best eligible offer(s) now, given budgets left and the member's usage.
+    `live`: this member's counters, already read with the till (`live_columns`)."""
     purchase = _purchase(member, card, merchant, store, amount_fen, at or clock.now())
-    return _evaluate(purchase, member.id, {})
+    return _evaluate(purchase, member.id, {}, live)
 
 
 def apply(*, member, card, merchant, store, amount_fen: int, usage_key: str,
-          at: datetime | None = None) -> Quote:
+          at: datetime | None = None, live: LiveState | None = None) -> Quote:
     """Recompute under current limits and consume them, inside the caller's transaction (flush only).
 
     Each applied rule takes one per-member use per limited period, one global use and its
@@ -362,7 +415,8 @@ def apply(*, member, card, merchant, store, amount_fen: int, usage_key: str,
     day = clock.business_day(at)
     excluded: dict[int, str] = {}
     for _attempt in range(6):
-        result = _evaluate(purchase, member.id, excluded)
+        result = _evaluate(purchase, member.id, excluded, live)
+        live = None   # a retry reads the counters again
         taken: list[tuple[engine.AppliedRule, int]] = []
         failed = None
         for applied in result.applied:

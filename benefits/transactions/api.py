@@ -100,7 +100,7 @@ def current_till_with_card(args: dict, for_confirm: bool = False) -> tuple[servi
     key = terminal_key_from_request()
     if key:
         number = None if args["qr_token"] else args["card_number"]
-        return service.till_for_key_fast(key, card_number=number, for_confirm=for_confirm)
+        return service.till_for_key_fast(key, card_number=number, for_confirm=for_confirm, amount_fen=args["amount"])
     return current_till(args["store_id"]), None
 
 

@@ -52,6 +52,7 @@ class Till:
     user: object | None = None
     terminal_key: TerminalKey | None = None
     next_transaction_id: int | None = None   # taken from the sequence with the till (PostgreSQL)
+    live: object | None = None               # the card member's offer counters, read with the till (PostgreSQL)
 
 
 def till_for_key(key: str) -> Till:
@@ -120,7 +121,9 @@ def _card_columns():
 
 
 def _hot_statement(name: str):
-    """Built once: the till (by key hash) with the card (by number or id), or the card alone."""
+    """Built once: the till (by key hash) with the card (by number or id), or the card alone.
+    A till name is "till[:number|:id][+live][+id]": `+live` adds the card member's offer
+    counters (`promotions.live_columns`), `+id` the next transaction id (PostgreSQL)."""
     stmt = _HOT_STATEMENTS.get(name)
     if stmt is not None:
         return stmt
@@ -132,14 +135,17 @@ def _hot_statement(name: str):
                 .join(Merchant.__table__, m.id == st.merchant_id).join(mo, mo.c.id == m.org_id))
         cols = [tk.id, tk.revoked_at, st.id, st.name, st.is_open, m.id, m.name, m.status, m.category,
                 m.accepts_card_number, mo.c.path]
-        by = name.partition(":")[2].removesuffix("+id")
+        head, *flags = name.split("+")
+        by = head.partition(":")[2]
         if by:
             base = (base.outerjoin(Card.__table__, {"number": c.number == bindparam("number"),
                                                     "id": c.id == bindparam("card_id")}[by])
                     .outerjoin(Member.__table__, mb.id == c.member_id)
                     .outerjoin(bo, bo.c.id == mb.org_id))
             cols += card_cols
-        if name.endswith("+id"):   # PostgreSQL: the id the confirmed transaction will have
+        if "live" in flags:
+            cols += _promotions().live_columns(c.member_id)
+        if "id" in flags:   # PostgreSQL: the id the confirmed transaction will have
             cols.append(literal_column("nextval(pg_get_serial_sequence('card_transactions', 'id'))"))
         stmt = select(*cols).select_from(base).where(tk.key_hash == bindparam("key_hash"))
     else:
@@ -168,28 +174,37 @@ def load_pay_card(*, number: str | None = None, card_id: int | None = None) -> P
     return _pay_card(rows[0] if rows else None)
 
 
-def till_for_key_fast(key: str, *, card_number: str | None = None,
-                      for_confirm: bool = False) -> tuple[Till, tuple | None]:
+def till_for_key_fast(key: str, *, card_number: str | None = None, for_confirm: bool = False,
+                      amount_fen: int | None = None) -> tuple[Till, tuple | None]:
     """The till for a terminal key as plain values, and (with `card_number`) the card's row read
-    in the same statement: a till request starts with one round trip. On PostgreSQL a confirm
-    also takes the new transaction's id from its sequence there (`Till.next_transaction_id`),
-    so the row can be written with the rest just before COMMIT. Raises 401 for an unknown or
-    revoked key, like `till_for_key`."""
+    in the same statement: a till request starts with one round trip. On PostgreSQL, with
+    `amount_fen`, the card member's offer counters at that price come in the same statement too
+    (`Till.live`, handed to the promotions service), and a confirm takes the new transaction's
+    id from its sequence there (`Till.next_transaction_id`), so the row can be written with the
+    rest just before COMMIT. Raises 401 for an unknown or revoked key, like `till_for_key`."""
     by = "number" if card_number else ""
-    with_id = for_confirm and db.session.get_bind().dialect.name == "postgresql"
-    name = ("till:" + by if by else "till") + ("+id" if with_id else "")
-    rows = read_rows(_hot_statement(name),
-                     {"key_hash": merchants.hash_terminal_key(key), **({"number": card_number.strip()} if by else {})})
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    with_live = postgres and bool(by) and isinstance(amount_fen, int) and 0 < amount_fen <= MAX_AMOUNT_FEN
+    with_id = for_confirm and postgres
+    name = ("till:" + by if by else "till") + ("+live" if with_live else "") + ("+id" if with_id else "")
+    params = {"key_hash": merchants.hash_terminal_key(key)}
+    if by:
+        params["number"] = card_number.strip()
+    if with_live:
+        day = clock.business_day()
+        params.update(_promotions().live_params(amount_fen, day))
+    rows = read_rows(_hot_statement(name), params)
     row = rows[0] if rows else None
     if row is None or row[1] is not None:
         raise merchants.invalid_terminal_key()
     (key_id, _revoked, store_id, store_name, is_open, merchant_id, merchant_name, status, category, accepts,
      org_path) = row[:11]
+    card_end = 19 if by else 11
+    live = _promotions().live_from_columns(row[card_end:card_end + 4], day) if with_live else None
     till = Till(merchant=TillMerchant(merchant_id, merchant_name, status, category, bool(accepts), OrgRef(org_path)),
                 store=TillStore(store_id, store_name, bool(is_open)), terminal_key=TillKey(key_id),
-                next_transaction_id=row[-1] if with_id else None)
-    card_row = row[11:len(row) - (1 if with_id else 0)]
-    return till, (tuple(card_row) if by else None)
+                next_transaction_id=row[-1] if with_id else None, live=live)
+    return till, (tuple(row[11:card_end]) if by else None)
 
 
 def till_for_cashier(user, store_id: int | None = None) -> Till:
@@ -275,7 +290,7 @@ def quote_transaction(till: Till, *, amount_fen: int, card_number: str | None = 
     card, _channel = resolve_card(till, card_number=card_number, qr_token=qr_token, consume=False,
                                   card_row=card_row)
     quote = _promotions().quote(member=card.member, card=card, merchant=till.merchant, store=till.store,
-                                amount_fen=amount_fen)
+                                amount_fen=amount_fen, live=till.live if card_row is not None else None)
     return card, quote
 
 
@@ -295,7 +310,8 @@ def confirm_transaction(till: Till, *, amount_fen: int, card_number: str | None 
     at = clock.now()
     usage_key = "txn-" + uuid.uuid4().hex
     quote = _promotions().apply(member=card.member, card=card, merchant=till.merchant, store=till.store,
-                                amount_fen=amount_fen, usage_key=usage_key, at=at)
+                                amount_fen=amount_fen, usage_key=usage_key, at=at,
+                                live=till.live if card_row is not None else None)
     shares = {f: sum(a.shares.get(f, 0) for a in quote.applied) for f in FUNDERS}
     values = dict(
         merchant_id=till.merchant.id, store_id=till.store.id, card_id=card.id, member_id=card.member_id,

@@ -320,3 +320,61 @@ def test_the_till_reads_key_and_card_in_one_statement_and_refuses_like_the_slow_
     with pytest.raises(members.CardRefused) as refused:
         till.resolve_card(found, card_number=world["card"].number, card_row=frozen)
     assert refused.value.code == "card_frozen"
+
+
+def test_offer_counters_read_with_the_till_are_the_ones_a_separate_read_finds(world):
+    """PostgreSQL reads the card member's offer counters in the till's own statement; they must
+    be exactly what `_live` reads: only rules that could bind at this price, and the member's
+    uses in the current periods. Elsewhere the till brings none and the service reads them."""
+    bozhou = world["tree"]["bozhou"]
+    tight = tf.rule(bozhou, name="预算将尽", budget_fen=3000)                   # less left than the price
+    roomy = tf.rule(bozhou, name="预算充足", kind="percent", pay_bp=9000, budget_fen=10_000_000)
+    capped = tf.rule(bozhou, name="名额已满", kind="percent", pay_bp=9500, global_limit=1, combinable=True)
+    daily = tf.rule(bozhou, name="每日一次", kind="percent", pay_bp=8000, per_member={"day": 1})
+    confirm(world, 25000)                         # takes the daily rule's use today
+    other = factories.member(world["tree"]["gujing"], name="李四")
+    till.confirm_transaction(world["till"], amount_fen=25000, card_number=other.current_card.number)
+    db.session.flush()
+    key = tf.terminal_key(world["merchant"])
+    found, _row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=25000)
+    if db.session.get_bind().dialect.name != "postgresql":
+        assert found.live is None
+        return
+    day = clock.business_day()
+    separate = promotions._live(world["member"].id, day, 25000)
+    assert found.live == separate
+    assert capped.id in found.live.counters and tight.id in found.live.counters
+    assert roomy.id not in found.live.counters and daily.id not in found.live.counters
+    assert found.live.used == {daily.id: {"day": 1}}
+    # a price below what is left of the tight budget: that rule cannot bind, so it is not read
+    cheaper, _row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=2000)
+    assert tight.id not in cheaper.live.counters and cheaper.live == promotions._live(world["member"].id, day, 2000)
+    # and the quote with the counters read along is the quote without them
+    card = till.resolve_card(found, card_number=world["card"].number, card_row=_row)[0]
+    with_live = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
+                                 amount_fen=25000, live=found.live)
+    without = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
+                               amount_fen=25000)
+    assert with_live == without and with_live.discount_fen > 0
+
+
+def test_counters_read_with_the_till_are_not_used_once_the_book_moved_or_the_day_turned(world):
+    bozhou = world["tree"]["bozhou"]
+    first = tf.rule(bozhou, name="满200减40")
+    db.session.flush()
+    key = tf.terminal_key(world["merchant"])
+    found, row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=25000)
+    card = till.resolve_card(found, card_number=world["card"].number, card_row=row)[0]
+    live = found.live or promotions._live(world["member"].id, clock.business_day(), 25000)
+    promotions.set_status(None, first, "paused")     # moves the stamp after the counters were read
+    db.session.flush()
+    q = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
+                         amount_fen=25000, live=live)
+    assert q.discount_fen == 0
+    promotions.set_status(None, first, "active")
+    db.session.flush()
+    live = promotions._live(world["member"].id, clock.business_day(), 25000)
+    stale_day = promotions.LiveState(live.stamp, live.counters, {first.id: {"day": 99}}, live.day - timedelta(days=1))
+    q = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
+                         amount_fen=25000, live=stale_day)
+    assert q.discount_fen == 4000
