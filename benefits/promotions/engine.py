@@ -104,6 +104,9 @@ class RuleState:
     active: bool = True
 
 
+_OPEN_STATE = RuleState()
+
+
 @dataclass(frozen=True)
 class Purchase:
     amount_fen: int
@@ -320,6 +323,156 @@ def _hints(amount: int, total: int, near: list[tuple[RuleTerms, RuleState]],
         if gain > max(total, current.get(t.rule_id, 0)) or (t.combinable and gain > current.get(t.rule_id, 0)):
             hints.append(f"再消费 {format_yuan(target - amount)} 元可减 {format_yuan(gain)} 元")
     return tuple(dict.fromkeys(hints))
+
+
+# ---------------------------------------------------------------- a till's prepared candidates
+#
+# A till meets the same few dozen candidate rules at every payment, and most of what `_check`
+# asks of a rule (dates, special periods, scope, card, member category and union) depends only
+# on the day, the hour, the till and the member's class, not on the price or the counters.
+# `Prepared` keeps, per till, those answers per (day, hour, member class) and each rule's
+# rejections ready-made; `evaluate_prepared` then gives exactly what `evaluate` gives (a test
+# compares them on random rules, states and purchases) at a fraction of the cost.
+
+_STATIC_REASONS = ("not_started", "ended", "wrong_day", "wrong_hour", "out_of_scope", "card_not_active",
+                   "member_category", "member_org")
+
+
+def _static_reason(t: RuleTerms, p: Purchase, today: date, weekday: int, hour: int) -> str | None:
+    """`_check`'s reasons that do not depend on the rule's live state (same order)."""
+    return _check(t, _OPEN_STATE, p, today, weekday, hour)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    terms: dict                  # the snapshot (`to_json`): shared by every quote, never changed
+    rejections: dict             # reason → Rejected
+    below: Rejected              # below_threshold, with its "未满 X 元" message
+
+
+class Prepared:
+    """A till's candidate rules (in order) with what can be worked out once for them."""
+    __slots__ = ("rules", "entries", "_static")
+
+    def __init__(self, rules):
+        self.rules = tuple(rules)
+        self.entries = tuple(_Entry(t.to_json(), {}, _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"))
+                             for t in self.rules)
+        self._static: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def static_reasons(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
+        key = (today, hour, p.card_active, p.member_category, p.member_org_path, p.merchant_id, p.store_id,
+               p.merchant_category, p.merchant_org_path)
+        found = self._static.get(key)
+        if found is None:
+            if len(self._static) > 4096:
+                self._static.clear()
+            found = self._static[key] = tuple(_static_reason(t, p, today, weekday, hour) for t in self.rules)
+        return found
+
+    def reject(self, i: int, reason: str) -> Rejected:
+        rejections = self.entries[i].rejections
+        found = rejections.get(reason)
+        if found is None:
+            found = rejections[reason] = _reject(self.rules[i], reason)
+        return found
+
+
+def prepare(rules) -> Prepared:
+    return Prepared(rules)
+
+
+def _state_reason(t: RuleTerms, s: RuleState) -> str | None:
+    """`_check`'s reasons that come from the live state, after the static ones (same order)."""
+    if t.per_member:
+        used = dict(s.member_used)
+        for period, limit in t.per_member:
+            if used.get(period, 0) >= limit:
+                return "member_limit_" + period
+    if s.uses_left is not None and s.uses_left <= 0:
+        return "global_limit"
+    if s.budget_left_fen is not None and s.budget_left_fen <= 0:
+        return "budget_spent"
+    return None
+
+
+def evaluate_prepared(purchase: Purchase, prepared: Prepared, states: dict, skip=()) -> Quote:
+    """`evaluate(purchase, [(t, states.get(t.rule_id, RuleState())) for t in prepared.rules if
+    t.rule_id not in skip])`, the fast way: `states` names only the rules with a live state."""
+    amount = purchase.amount_fen
+    local = _china(purchase.at)
+    today, weekday, hour = local.date(), local.isoweekday(), local.hour
+    static = prepared.static_reasons(purchase, today, weekday, hour)
+    rejected: list[Rejected] = []
+    offers: list[tuple[RuleTerms, RuleState, int, int]] = []
+    near: list[tuple[RuleTerms, RuleState]] = []
+    reject = prepared.reject
+    for i, t in enumerate(prepared.rules):
+        s = states.get(t.rule_id, _OPEN_STATE)
+        if s is not _OPEN_STATE:
+            if skip and t.rule_id in skip:
+                continue
+            reason = "paused" if not s.active else static[i] or _state_reason(t, s)
+        else:
+            if skip and t.rule_id in skip:
+                continue
+            reason = static[i]
+        if reason:
+            rejected.append(reject(i, reason))
+            continue
+        kind = t.kind
+        if kind == "percent":
+            raw = amount * (10_000 - t.pay_bp) // 10_000
+        else:
+            threshold = t.threshold_fen
+            if threshold <= 0 or amount < threshold:
+                if amount < threshold:
+                    rejected.append(prepared.entries[i].below)
+                    near.append((t, s))
+                    continue
+                raw = 0
+            else:
+                raw = t.off_fen * (1 if kind == "threshold" else min(amount // threshold, t.max_repeats))
+        discount = raw
+        if t.cap_fen is not None and t.cap_fen < discount:
+            discount = t.cap_fen
+        if s.budget_left_fen is not None and s.budget_left_fen < discount:
+            discount = s.budget_left_fen
+        if discount > amount:
+            discount = amount
+        if discount <= 0:
+            rejected.append(reject(i, "nothing_to_give"))
+            continue
+        offers.append((t, s, discount, i))
+        if kind == "repeating" and amount // t.threshold_fen < t.max_repeats:
+            near.append((t, s))
+
+    applied: list[AppliedRule] = []
+    total = 0
+    singles = [o for o in offers if not o[0].combinable]
+    if singles:
+        best = max(singles, key=lambda o: (o[2], o[0].priority, -o[0].rule_id))
+        bt, _bs, total, bi = best
+        applied.append(AppliedRule(bt.rule_id, bt.version_id, bt.name, total, split_fairly(total, dict(bt.split)),
+                                   prepared.entries[bi].terms))
+        rejected.extend(reject(o[3], "not_best") for o in singles if o[0] is not bt)
+    if len(singles) < len(offers):
+        for t, s, _d, i in sorted(offers, key=lambda o: (-o[0].priority, o[0].rule_id)):
+            if not t.combinable:
+                continue
+            base = amount - total if t.kind == "percent" else amount
+            discount = _clamp(t, s, gross_discount(t, base), amount - total)
+            if discount <= 0:
+                rejected.append(reject(i, "nothing_to_give"))
+                continue
+            applied.append(AppliedRule(t.rule_id, t.version_id, t.name, discount,
+                                       split_fairly(discount, dict(t.split)), prepared.entries[i].terms))
+            total += discount
+    return Quote(amount, total, amount - total, tuple(applied), tuple(rejected),
+                 _hints(amount, total, near, applied) if near else ())
 
 
 @dataclass

@@ -229,15 +229,15 @@ def _purchase(member, card, merchant, store, amount_fen: int, at: datetime) -> P
                     member_category=member.category, member_org_path=member.org.path)
 
 
-def _till_rules(b: _Book, purchase: Purchase) -> tuple[RuleTerms, ...]:
-    """The candidate rules of a till (its merchant, store, category and union), worked out once
-    per book."""
+def _till_rules(b: _Book, purchase: Purchase) -> engine.Prepared:
+    """The candidate rules of a till (its merchant, store, category and union), worked out and
+    prepared for the engine once per book."""
     key = (purchase.merchant_id, purchase.store_id, purchase.merchant_category, purchase.merchant_org_path)
     found = b.tills.get(key)
     if found is None:
-        found = tuple(b.book.candidates(merchant_id=purchase.merchant_id, store_id=purchase.store_id,
-                                        category=purchase.merchant_category,
-                                        merchant_org_path=purchase.merchant_org_path))
+        found = engine.prepare(b.book.candidates(merchant_id=purchase.merchant_id, store_id=purchase.store_id,
+                                                 category=purchase.merchant_category,
+                                                 merchant_org_path=purchase.merchant_org_path))
         if len(b.tills) > 20_000:
             b.tills.clear()
         b.tills[key] = found
@@ -348,23 +348,18 @@ def _live(member_id: int, day: date, amount_fen: int) -> LiveState:
     return LiveState(found_stamp, counters, used, day)
 
 
-_OPEN = RuleState()
-
-
-def _states(candidates: tuple[RuleTerms, ...], live: LiveState) -> dict[int, RuleState]:
+def _states(live: LiveState) -> dict[int, RuleState]:
+    """The live state of the rules that have one (binding counters, this member's uses); every
+    other candidate is open: the book (checked against the stamp just now) says it is active,
+    and any budget it has left is at least the price."""
     states = {}
-    counters, used = live.counters, live.used
-    for t in candidates:
-        rid = t.rule_id
-        member_used = tuple(used[rid].items()) if rid in used else ()
-        if rid in counters:
-            status, budget_left, uses_left = counters[rid]
-            states[rid] = RuleState(budget_left_fen=budget_left, uses_left=uses_left, member_used=member_used,
-                                    active=status == "active")
-        else:
-            # nothing binding to count: the book (checked against the stamp just now) says it is
-            # active, and any budget left is at least the price
-            states[rid] = RuleState(member_used=member_used) if member_used else _OPEN
+    used = live.used
+    for rid, (status, budget_left, uses_left) in live.counters.items():
+        states[rid] = RuleState(budget_left_fen=budget_left, uses_left=uses_left,
+                                member_used=tuple(used[rid].items()) if rid in used else (), active=status == "active")
+    for rid, periods in used.items():
+        if rid not in states:
+            states[rid] = RuleState(member_used=tuple(periods.items()))
     return states
 
 
@@ -382,13 +377,10 @@ def _evaluate(purchase: Purchase, member_id: int, excluded: dict[int, str], live
         b = _build(live.stamp)   # a rule changed since this process compiled its book
         live = None
     candidates = _till_rules(b, purchase)
-    states = _states(candidates, live)
-    pairs = [(t, states[t.rule_id]) for t in candidates if t.rule_id not in excluded] if excluded else \
-        [(t, states[t.rule_id]) for t in candidates]
-    result = engine.evaluate(purchase, pairs)
+    result = engine.evaluate_prepared(purchase, candidates, _states(live), excluded)
     if not excluded:
         return result
-    names = {t.rule_id: t.name for t in candidates}
+    names = {t.rule_id: t.name for t in candidates.rules}
     extra = tuple(Rejected(rid, names.get(rid, ""), reason, engine.REASONS[reason]) for rid, reason in excluded.items())
     return Quote(result.amount_fen, result.discount_fen, result.pay_fen, result.applied,
                  result.rejected + extra, result.hints)

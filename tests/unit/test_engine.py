@@ -153,3 +153,63 @@ def test_preview_and_describe():
     assert preview(spend(2, 20000, 4000, budget_fen=3000), 20000).discount_fen == 3000
     assert describe(spend(2, 20000, 4000, days_of_week=(6, 7))) == "满200减40 · 周六、周日"
     assert describe(percent(pay_bp=8500, hour_from=8, hour_to=22)) == "8.5折 · 08:00–22:00"
+
+
+def _random_rule(rng, rule_id):
+    kind = rng.choice(("percent", "threshold", "repeating"))
+    terms = dict(priority=rng.randrange(3), combinable=rng.random() < 0.25,
+                 cap_fen=rng.choice((None, None, 500, 3000)),
+                 budget_fen=rng.choice((None, 100_000)), global_limit=rng.choice((None, None, 5)))
+    if rng.random() < 0.2:
+        terms["valid_from"] = date(2026, 11, rng.randrange(20, 28))
+    if rng.random() < 0.2:
+        terms["valid_until"] = date(2026, 11, rng.randrange(20, 28))
+    if rng.random() < 0.2:
+        terms["days_of_week"] = tuple(sorted(rng.sample(range(1, 8), 3)))
+    if rng.random() < 0.2:
+        terms["hour_from"], terms["hour_to"] = rng.choice(((8, 22), (0, 12), (13, 24)))
+    if rng.random() < 0.2:
+        terms["member_categories"] = ("hardship",)
+    if rng.random() < 0.2:
+        terms["member_org_path"] = rng.choice(("/1/2/", "/1/9/"))
+    if rng.random() < 0.3:
+        terms["per_member"] = (("day", 1),) if rng.random() < 0.5 else (("day", 2), ("month", 3))
+    scope = rng.choice(("programme", "programme", "categories", "merchants", "stores"))
+    terms.update(scope=scope, owner_path=rng.choice(("/1/", "/1/2/", "/1/9/")),
+                 categories=(rng.choice(("fuel", "dining")),), merchant_ids=(rng.choice((1, 2)),),
+                 store_ids=(rng.choice((10, 11)),))
+    if kind == "percent":
+        return percent(rule_id, rng.choice((8000, 8500, 9000, 9500, 10_000)), **terms)
+    x = rng.choice((0, 5000, 10000, 20000))
+    if kind == "repeating":
+        terms["max_repeats"] = rng.randrange(1, 4)
+    return spend(rule_id, x, rng.choice((0, x // 4, x // 10, 4000)), kind=kind, **terms)
+
+
+def _random_state(rng):
+    return rng.choice((FREE, FREE, FREE, RuleState(active=False), RuleState(budget_left_fen=rng.choice((0, 700, 2500))),
+                       RuleState(uses_left=rng.choice((0, 1))), RuleState(member_used=(("day", rng.randrange(3)),)),
+                       RuleState(member_used=(("month", 3),), budget_left_fen=100)))
+
+
+def test_prepared_evaluation_gives_exactly_what_evaluate_gives():
+    """The till's fast path (`evaluate_prepared`, with its per-till memo of the checks that do
+    not depend on price or counters) against the reference `evaluate`, on random rules, states,
+    purchases and times — including the same prepared till reused across purchases."""
+    import random
+    from datetime import timedelta
+
+    from benefits.promotions.engine import evaluate_prepared, prepare
+    rng = random.Random(20261124)
+    for _round in range(150):
+        rules = [_random_rule(rng, i) for i in range(1, rng.randrange(2, 25))]
+        prepared = prepare(rules)
+        for _purchase in range(12):
+            at = NOON_TUESDAY + timedelta(days=rng.randrange(-4, 4), hours=rng.randrange(24))
+            p = buy(rng.choice((999, 5000, 10000, 18800, 20000, 25000, 60000)), at=at,
+                    member_category=rng.choice(("ordinary", "hardship")), card_active=rng.random() < 0.9,
+                    member_org_path=rng.choice(("/1/2/3/", "/1/9/4/")))
+            states = {t.rule_id: _random_state(rng) for t in rules if rng.random() < 0.4}
+            skip = {t.rule_id for t in rules if rng.random() < 0.1}
+            expected = evaluate(p, [(t, states.get(t.rule_id, FREE)) for t in rules if t.rule_id not in skip])
+            assert evaluate_prepared(p, prepared, states, skip) == expected
