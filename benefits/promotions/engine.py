@@ -352,10 +352,12 @@ class _Entry:
 
 class Prepared:
     """A till's candidate rules (in order) with what can be worked out once for them."""
-    __slots__ = ("rules", "entries", "_static")
+    __slots__ = ("rules", "entries", "_static", "_org_paths")
 
     def __init__(self, rules):
         self.rules = tuple(rules)
+        # only whether the member's union lies under these matters, not which union it is
+        self._org_paths = tuple(sorted({t.member_org_path for t in self.rules if t.member_org_path}))
         self.entries = tuple(_Entry(t.to_json(), {}, _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"))
                              for t in self.rules)
         self._static: dict = {}
@@ -364,8 +366,9 @@ class Prepared:
         return len(self.rules)
 
     def static_reasons(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
-        key = (today, hour, p.card_active, p.member_category, p.member_org_path, p.merchant_id, p.store_id,
-               p.merchant_category, p.merchant_org_path)
+        key = (today, hour, p.card_active, p.member_category,
+               tuple(p.member_org_path.startswith(path) for path in self._org_paths) if self._org_paths else (),
+               p.merchant_id, p.store_id, p.merchant_category, p.merchant_org_path)
         found = self._static.get(key)
         if found is None:
             if len(self._static) > 4096:

@@ -6,6 +6,7 @@ only sheds requests for exhausted rules before SQL is touched.
 """
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 from dataclasses import dataclass
@@ -214,9 +215,20 @@ def rule_book() -> RuleBook:
 # ---------------------------------------------------------------- till side
 
 def period_keys(day: date) -> dict[str, str]:
+    """The per-member counters' period keys of a China business day (read-only: it is shared)."""
+    return _period_keys(day)
+
+
+@functools.lru_cache(maxsize=64)
+def _period_keys(day: date) -> dict[str, str]:
     year, week, _ = day.isocalendar()
     return {"day": f"d{day.isoformat()}", "week": f"w{year}-{week:02d}", "month": f"m{day:%Y-%m}",
             "total": "all"}
+
+
+@functools.lru_cache(maxsize=64)
+def _period_names(day: date) -> dict[str, str]:
+    return {v: k for k, v in _period_keys(day).items()}
 
 
 def _purchase(member, card, merchant, store, amount_fen: int, at: datetime) -> Purchase:
@@ -325,7 +337,7 @@ def live_params(amount_fen: int, day: date) -> dict:
 def live_from_columns(values, day: date) -> LiveState:
     """The `LiveState` in the four `live_columns` values read on `day`."""
     version, nonce, counted, uses = values
-    by_key = {v: k for k, v in period_keys(day).items()}
+    by_key = _period_names(day)
     used: dict = {}
     for rule_id, period, n in uses or ():
         used.setdefault(rule_id, {})[by_key[period]] = n
@@ -336,7 +348,7 @@ def live_from_columns(values, day: date) -> LiveState:
 def _live(member_id: int, day: date, amount_fen: int) -> LiveState:
     """One statement: the rule-book stamp, the counters of the rules that could bind at this
     price, and this member's uses in the current periods."""
-    by_key = {v: k for k, v in period_keys(day).items()}
+    by_key = _period_names(day)
     found_stamp, counters, used = None, {}, {}
     for row in read_rows(_live_statement(), {"member_id": member_id, **live_params(amount_fen, day)}):
         if row[0] is not None:
