@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -49,6 +50,7 @@ class Result:
     ceiling: str | None = None
     ratio: float | None = None
     target: float | None = None
+    cpu_us: dict | None = None      # CPU per request (µs of one core): "app", "db", "all"
 
 
 class Server:
@@ -197,17 +199,77 @@ def run_wrk(base_url: str, scenario: Scenario, seconds: int, connections: int, t
     return Result(name=scenario.name, ceiling=scenario.ceiling, target=scenario.target, **parse_wrk(completed.stdout))
 
 
+# ---------------------------------------------------------------- where the CPU goes
+#
+# On 2 cores every process competes for the same CPU, so throughput is CPU per request. Linux's
+# /proc tells how much each part used during a run: the gunicorn processes (the app), the
+# PostgreSQL server processes, and the whole machine (which also holds wrk, Redis and the
+# kernel's network work). Anything else running on the machine shows in "all".
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return int(fields[11]) + int(fields[12])          # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    text = f.read()
+                name = text[text.index("(") + 1:text.rindex(")")]
+                found.append((int(entry), int(text.rpartition(")")[2].split()[1]), name))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def cpu_snapshot(app_pid: int) -> dict | None:
+    """CPU ticks used so far by the app (gunicorn and its workers), PostgreSQL, and the machine."""
+    if not os.path.exists("/proc/stat"):
+        return None
+    procs = _processes()
+    app = {app_pid} | {pid for pid, parent, _n in procs if parent == app_pid}
+    db = {pid for pid, _p, name in procs if name.startswith("postgres")}
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)   # all but idle and iowait
+    return {"app": {pid: _process_ticks(pid) for pid in app}, "db": {pid: _process_ticks(pid) for pid in db},
+            "all": busy}
+
+
+def cpu_per_request(before: dict | None, after: dict | None, requests: int) -> dict | None:
+    if not before or not after or not requests:
+        return None
+
+    def used(part):   # processes that ended during the run count what they had at the start
+        return sum(ticks - before[part].get(pid, 0) for pid, ticks in after[part].items())
+
+    scale = 1e6 / _TICK / requests
+    return {"app": used("app") * scale, "db": used("db") * scale, "all": (after["all"] - before["all"]) * scale}
+
+
 # ---------------------------------------------------------------- the table
 
 def table(results: list[Result]) -> str:
-    rows = ["| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling | ratio | target |",
-            "|---|---:|---:|---:|---:|---|---:|---|"]
+    rows = ["| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling | ratio | target | CPU µs/req app · db · all |",
+            "|---|---:|---:|---:|---:|---|---:|---|---:|"]
     for r in results:
         ratio = "" if r.ratio is None else f"{r.ratio:.3f}" if r.ratio < 0.1 else f"{r.ratio:.2f}"
         target = ""
         if r.target is not None:
             met = r.ratio is not None and r.ratio >= r.target
             target = f"≥ {r.target:.2f} {'met' if met else 'MISSED'}"
+        cpu = f"{r.cpu_us['app']:,.0f} · {r.cpu_us['db']:,.0f} · {r.cpu_us['all']:,.0f}" if r.cpu_us else ""
         rows.append(f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-                    f"{r.non_2xx + r.socket_errors} | {r.ceiling or ''} | {ratio} | {target} |")
+                    f"{r.non_2xx + r.socket_errors} | {r.ceiling or ''} | {ratio} | {target} | {cpu} |")
     return "\n".join(rows)

@@ -26,7 +26,7 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
-from bench.harness import Result, Scenario, Server, run_wrk, table  # noqa: E402
+from bench.harness import Result, Scenario, Server, cpu_per_request, cpu_snapshot, run_wrk, table  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/benefits_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -166,9 +166,13 @@ class Gunicorn:
         self.log.close()
 
 
-def measure(server_url: str, scenario: Scenario) -> Result:
+def measure(gunicorn: Gunicorn, scenario: Scenario) -> Result:
     log(f"wrk {scenario.name} ({SECONDS} s, {CONNECTIONS} connections)")
-    return run_wrk(server_url, scenario, SECONDS, CONNECTIONS, THREADS)
+    before = cpu_snapshot(gunicorn.proc.pid)
+    result = run_wrk(gunicorn.url, scenario, SECONDS, CONNECTIONS, THREADS)
+    # (run_wrk's few settling requests after the run are counted too: a rounding error)
+    result.cpu_us = cpu_per_request(before, cpu_snapshot(gunicorn.proc.pid), result.requests)
+    return result
 
 
 def wanted(only: list[str], *names: str) -> bool:
@@ -180,7 +184,7 @@ def run_http(modules: list, only: list[str], notes: list[str]) -> list[Result]:
     gunicorn = Gunicorn()
     try:
         server = Server(gunicorn.url, DATABASE_URL)
-        ceilings = {"bare": measure(gunicorn.url, CEILINGS[0]), "write": measure(gunicorn.url, CEILINGS[1])}
+        ceilings = {"bare": measure(gunicorn, CEILINGS[0]), "write": measure(gunicorn, CEILINGS[1])}
         results = list(ceilings.values())
         for module in modules:
             short = module.__name__.rsplit(".", 1)[1]
@@ -188,7 +192,7 @@ def run_http(modules: list, only: list[str], notes: list[str]) -> list[Result]:
                 if not wanted(only, short, scenario.name):
                     continue
                 before = scenario.before() if scenario.before else None
-                result = measure(gunicorn.url, scenario)
+                result = measure(gunicorn, scenario)
                 if scenario.after:
                     note = scenario.after(before, result)
                     if note:

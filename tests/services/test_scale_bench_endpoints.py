@@ -1,9 +1,13 @@
 """The benchmark ceilings (mounted only with BENCHMARK_ENDPOINTS) and the bench harness's wrk glue."""
 from __future__ import annotations
 
+import os
+import time
+
+import pytest
 from sqlalchemy import text
 
-from bench.harness import Scenario, _script, parse_wrk
+from bench.harness import _TICK, Scenario, _script, cpu_per_request, cpu_snapshot, parse_wrk
 from benefits.extensions import db
 from tests.conftest import make_app
 
@@ -73,3 +77,18 @@ def test_scenario_script_carries_method_body_and_cookie():
     assert 'wrk.headers["Content-Type"] = "application/json"' in script
     assert 'wrk.headers["Cookie"] = "session=abc"' in script
     assert "BENCH_NON2XX" in script
+
+
+def test_cpu_per_request_counts_app_database_and_machine_ticks_between_snapshots():
+    before = cpu_snapshot(os.getpid())
+    if before is None:
+        pytest.skip("no /proc on this system")
+    assert os.getpid() in before["app"]
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:   # burn a little CPU in "the app"
+        pass
+    after = cpu_snapshot(os.getpid())
+    per = cpu_per_request(before, after, 10)
+    assert per["app"] >= 0.03 * 1e6 / 10 - 1e6 / _TICK / 10   # ≥ 30 ms of the 50 burnt, over 10 requests
+    assert per["all"] >= per["app"] * 0.5 and per["db"] >= 0
+    assert cpu_per_request(before, after, 0) is None and cpu_per_request(None, after, 5) is None
