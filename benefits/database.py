@@ -55,7 +55,9 @@ def _sqlite_pragmas(dbapi_connection, _record):
 #
 # A till quote is a few reads and no write, thousands of times a minute. On PostgreSQL
 # `hot_reads()` runs them on a pooled connection put in autocommit (no BEGIN/ROLLBACK round
-# trips; each statement reads committed data) and `read_rows()` sends each statement's SQL,
+# trips; each statement reads committed data). A one-statement write run inside it (the quiz's
+# start and submit, `quiz/express.py`) commits by itself: atomic as one statement is, and
+# nothing else is written in the block and `read_rows()` sends each statement's SQL,
 # compiled once, straight to psycopg, without the session and result machinery. Elsewhere (SQLite,
 # or inside a unit of work that has already begun) `read_rows()` runs the same statement through
 # the session, so the services read the same rows either way.

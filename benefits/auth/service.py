@@ -1,6 +1,7 @@
 """Accounts, sign-in and activation."""
 from __future__ import annotations
 
+from flask import current_app, session
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -177,3 +178,28 @@ def load_user(session_id: str) -> User | None:
     if user.session_token != token or not user.is_enabled:
         return None
     return user
+
+
+def session_identity() -> tuple[int, str] | None:
+    """(user id, session token) as the signed session names them; no database round trip.
+
+    For one-statement hot paths (prize redemption, quiz start and submit) that repeat
+    `load_user`'s checks (token, enabled) inside their own SQL instead of loading the user."""
+    raw = session.get("_user_id")
+    if not raw:
+        return None
+    user_id, _, token = str(raw).partition(":")
+    try:
+        return int(user_id), token
+    except ValueError:
+        return None
+
+
+def session_as_flask_login_takes_it() -> bool:
+    """True when Flask-Login would load the session's user id as it is (its session protection
+    passes); otherwise a hot path leaves the request to Flask-Login's own checks."""
+    manager = current_app.login_manager
+    mode = current_app.config.get("SESSION_PROTECTION", manager.session_protection)
+    if not mode or mode not in ("basic", "strong"):
+        return True
+    return session.get("_id") == manager._session_identifier_generator()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, session
 from flask_login import current_user
 
 from .. import counters
+from ..auth.service import session_as_flask_login_takes_it, session_identity
 from ..database import unit_of_work
 from ..extensions import db
 from ..errors import Forbidden, NotAuthenticated
@@ -16,32 +16,10 @@ from ..points import service as points
 from . import express, gate, schemas, service
 
 
-def session_identity() -> tuple[int, str] | None:
-    """(user id, session token) as the signed session names them; no database round trip."""
-    raw = session.get("_user_id")
-    if not raw:
-        return None
-    user_id, _, token = str(raw).partition(":")
-    try:
-        return int(user_id), token
-    except ValueError:
-        return None
-
-
 def session_user_id() -> int | None:
     """The signed session names the user; reading it costs no database round trip."""
     identity = session_identity()
     return identity[0] if identity else None
-
-
-def _session_as_flask_login_takes_it() -> bool:
-    """True when Flask-Login would load the session's user id as it is (its session protection
-    passes); otherwise the portable path lets Flask-Login decide."""
-    manager = current_app.login_manager
-    mode = current_app.config.get("SESSION_PROTECTION", manager.session_protection)
-    if not mode or mode not in ("basic", "strong"):
-        return True
-    return session.get("_id") == manager._session_identifier_generator()
 
 
 _QUICK_FIELDS = frozenset(("quantity", "pickup_point_id", "delivery_address", "delivery_phone"))
@@ -101,7 +79,7 @@ def redeem(prize_id: int, args: dict, idempotency_key: str | None, complete_args
             return refused(reservation.refusal)
         raise service.refusal_error(reservation.refusal)
     if (express_ok and reservation.outcome != "retry" and express.applies(args)
-            and db.engine.dialect.name == "postgresql" and _session_as_flask_login_takes_it()):
+            and db.engine.dialect.name == "postgresql" and session_as_flask_login_takes_it()):
         try:
             body = express.try_redeem(user_id, identity[1], prize_id, args, idempotency_key)
         except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 import math
 import os
 import random
@@ -11,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Text, and_, bindparam, case, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -332,7 +333,9 @@ def get_quiz_for_member(member: Member, quiz_id: int) -> Quiz:
 
 _JT, _Q, _QZ = JobType.__table__, Question.__table__, Quiz.__table__
 _A, _AQ, _WB = Attempt.__table__, AttemptQuestion.__table__, WrongBookEntry.__table__
-_ORG, _MEMBER = Organisation.__table__, Member.__table__
+_ORG, _MEMBER, _USER = Organisation.__table__, Member.__table__, User.__table__
+
+
 def _bank_stamp_columns():
     """Two scalar subqueries over the small job type table that change whenever a job type or
     question is added: every new question reserves its position from `next_position`."""
@@ -465,39 +468,73 @@ _START_QUIZ_COLUMNS = ("id", "org_id", "title", "job_type_ids", "tags", "questio
                        "min_delay_seconds", "opens_at", "closes_at", "is_enabled")
 
 
-def _start_read():
-    member_id, quiz_id = bindparam("member_id"), bindparam("quiz_id")
-    path = (select(_ORG.c.path).join(_MEMBER, _MEMBER.c.org_id == _ORG.c.id)
-            .where(_MEMBER.c.id == member_id).scalar_subquery().label("member_path"))
+def _start_read(session_user: bool = False):
+    """The quiz, the member's organisation path (eligibility), today's and open attempts, the
+    latest start (the delay) and the bank stamp. `session_user`: the member comes from the
+    signed session's user, checked as `auth.service.load_user` checks it (id, session token,
+    enabled) and as `member_required` does (role); no row when any check fails."""
+    quiz_id = bindparam("quiz_id")
+    if session_user:
+        member_id = _USER.c.member_id
+        path = _ORG.c.path.label("member_path")
+        extra = (_USER.c.member_id,)
+        base = (_USER.join(_MEMBER, _MEMBER.c.id == _USER.c.member_id).join(_ORG, _ORG.c.id == _MEMBER.c.org_id)
+                .outerjoin(_QZ, _QZ.c.id == quiz_id))
+        where = _session_user_checks()
+    else:
+        member_id = bindparam("member_id")
+        path = (select(_ORG.c.path).join(_MEMBER, _MEMBER.c.org_id == _ORG.c.id)
+                .where(_MEMBER.c.id == member_id).scalar_subquery().label("member_path"))
+        base, where, extra = _QZ, (_QZ.c.id == quiz_id,), ()
     earlier = _A.alias("earlier")
     latest = (select(func.max(earlier.c.started_at)).where(earlier.c.quiz_id == quiz_id, earlier.c.member_id == member_id)
               .scalar_subquery().label("latest_start"))
-    return (select(*[_QZ.c[c] for c in _START_QUIZ_COLUMNS], path, latest, *_bank_stamp_columns(),
-                   _A.c.id.label("a_id"), _A.c.status.label("a_status"), _A.c.day.label("a_day"),
-                   _A.c.deadline_at.label("deadline_at"))
-            .select_from(_QZ.outerjoin(_A, and_(_A.c.quiz_id == _QZ.c.id, _A.c.member_id == member_id,
-                                                 or_(_A.c.day == bindparam("day"), _A.c.status == "open"))))
-            .where(_QZ.c.id == quiz_id))
+    return (select(*[_QZ.c[c] for c in _START_QUIZ_COLUMNS], *extra, path, latest,
+                   *_bank_stamp_columns(), _A.c.id.label("a_id"), _A.c.status.label("a_status"),
+                   _A.c.day.label("a_day"), _A.c.deadline_at.label("deadline_at"))
+            .select_from(base.outerjoin(_A, and_(_A.c.quiz_id == _QZ.c.id, _A.c.member_id == member_id,
+                                                  or_(_A.c.day == bindparam("day"), _A.c.status == "open"))))
+            .where(*where))
+
+
+def _session_user_checks() -> tuple:
+    """`load_user`'s checks and `member_required`'s role, as SQL over the users table."""
+    return (_USER.c.id == bindparam("user_id"), _USER.c.session_token == bindparam("token"),
+            _USER.c.is_enabled.is_(True), _USER.c.role == "member")
 
 
 _START_READ = _start_read()
+_START_READ_AS_USER = _start_read(session_user=True)
 _INSERT_ATTEMPT = insert(_A).returning(_A.c.id)
 _INSERT_ITEMS = insert(_AQ)
 
 
-def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
+def _start(member_id: int | None, quiz_id: int, session_user: tuple[int, str] | None = None) -> tuple[int, dict] | None:
     """Start (or resume the open) attempt; returns (attempt id, the member's view of it).
 
     One read gives the quiz, the member's organisation path (eligibility), today's and open
     attempts, the latest start (the delay) and the bank stamp; then, on PostgreSQL, one statement
     draws and inserts (`_pg_draw_and_insert`), elsewhere a draw query and two inserts. Limits
     are counted per China day, server-side; the unique daily slot makes the attempts-per-day
-    limit hold under concurrent starts."""
+    limit hold under concurrent starts.
+
+    `session_user` (user id, session token), for `start_attempt_as`: the read also checks the
+    signed-in user, and each statement must stand on its own (the caller may run them in
+    autocommit), so None is returned — nothing written — when the user check fails or the draw
+    needs the general path; the caller then runs the portable path."""
     at = clock.now()
     day = clock.business_day(at)
-    rows = _rows(_START_READ, {"member_id": member_id, "quiz_id": quiz_id, "day": day})
+    if session_user is None:
+        rows = _rows(_START_READ, {"member_id": member_id, "quiz_id": quiz_id, "day": day})
+    else:
+        rows = _rows(_START_READ_AS_USER, {"user_id": session_user[0], "token": session_user[1], "quiz_id": quiz_id,
+                                          "day": day})
+        if not rows:
+            return None
+        member_id = rows[0].member_id
     quiz = rows[0] if rows else None
-    if quiz is None or quiz.org_id not in [int(p) for p in (quiz.member_path or "").strip("/").split("/") if p]:
+    if (quiz is None or quiz.id is None
+            or quiz.org_id not in [int(p) for p in (quiz.member_path or "").strip("/").split("/") if p]):
         raise NotFound("quiz not found")
     if not is_open(quiz, at):
         raise QuizClosed("本次答题未开放或已结束。 This quiz is not open.")
@@ -523,6 +560,8 @@ def _start(member_id: int, quiz_id: int) -> tuple[int, dict]:
     try:
         drawn = _pg_draw_and_insert(quiz, bank, values) if is_postgres() and not quiz.tags else None
         if drawn is None:
+            if session_user is not None:
+                return None  # the general draw is several statements: the portable path's
             drawn = _draw_and_insert(quiz, bank, values)
     except IntegrityError:
         # the daily slot was taken by a concurrent start; the request's transaction is rolled back
@@ -583,13 +622,15 @@ def _pg_draw_and_insert(quiz, bank: _Bank, values: dict) -> tuple[int, list[dict
         return None
     # the whole bank was sampled: whatever is enabled is the draw; else exactly `count` are needed
     needed = 1 if len(slots) == total and len(ids) == len(slots) else count
-    rows = _rows(_PG_DRAW_AND_START, {
-        **values, "ids": ids, "perms": [rng.choice(_SIX_LETTER_ORDERS) for _ in ids], "count": count,
-        "needed": needed})
+    params = {**values, "ids": _pg_array(ids),
+              "perms": "{" + ",".join([rng.choice(_SIX_LETTER_ORDERS) for _ in ids]) + "}", "count": count,
+              "needed": needed}
+    rows = _rows(_PG_DRAW_AND_START, params)
     if not rows or rows[0].attempt_id is None:
         return None
-    return rows[0].attempt_id, [{"position": r.position, "kind": r.kind, "stem": r.stem, "options": r.options,
-                                 "option_order": r.option_order, "chosen": None} for r in rows]
+    return rows[0].attempt_id, [{"position": r.position, "kind": r.kind, "stem": r.stem, "options": options,
+                                 "option_order": r.option_order, "chosen": None}
+                                for r, options in zip(rows, _parse_options(rows))]
 
 
 def start_attempt(member: Member, quiz_id: int) -> Attempt:
@@ -602,6 +643,13 @@ def start_attempt(member: Member, quiz_id: int) -> Attempt:
 def start_attempt_view(member_id: int, quiz_id: int) -> dict:
     """`start_attempt` for the API: the member's view, without loading ORM objects."""
     return _start(member_id, quiz_id)[1]
+
+
+def start_attempt_as(user_id: int, token: str, quiz_id: int) -> dict | None:
+    """`start_attempt_view` for the signed session's user, checked inside the read (see
+    `_start`); PostgreSQL only. None when the caller must run the portable path."""
+    started = _start(None, quiz_id, session_user=(user_id, token))
+    return None if started is None else started[1]
 
 
 def _reloaded(attempt_id: int) -> Attempt:
@@ -676,14 +724,19 @@ _SUBMIT_ATTEMPT_COLUMNS = ("id", "quiz_id", "member_id", "status", "started_at",
                            "correct_count", "question_count", "score_percent", "points_awarded", "passed", "late")
 
 
-def _submit_read():
+def _submit_read(session_user: bool = False):
     """One query: the attempt, its quiz's rules, its items with their questions, and whether each
-    question is in the member's wrong-answer book (and its streak)."""
+    question is in the member's wrong-answer book (and its streak). `session_user`: only an
+    attempt of the signed session's user, checked as in `_start_read`."""
+    attempt = _A
+    if session_user:
+        attempt = _A.join(_USER, and_(_USER.c.member_id == _A.c.member_id, *_session_user_checks()))
     return (select(*[_A.c[c] for c in _SUBMIT_ATTEMPT_COLUMNS], *[_QZ.c[c] for c in _SUBMIT_QUIZ_COLUMNS],
                    _AQ.c.position, _AQ.c.question_id, _AQ.c.option_order, _AQ.c.chosen, _AQ.c.answered_at,
-                   _AQ.c.is_correct, _AQ.c.points, _Q.c.kind, _Q.c.stem, _Q.c.options, _Q.c.answer,
+                   _AQ.c.is_correct, _AQ.c.points, _Q.c.kind, _Q.c.stem, cast(_Q.c.options, Text).label("options"),
+                   _Q.c.answer,
                    _Q.c.explanation, _Q.c.score, _WB.c.streak.label("book_streak"))
-            .select_from(_A.outerjoin(_QZ, _QZ.c.id == _A.c.quiz_id)
+            .select_from(attempt.outerjoin(_QZ, _QZ.c.id == _A.c.quiz_id)
                          .outerjoin(_AQ, _AQ.c.attempt_id == _A.c.id)
                          .outerjoin(_Q, _Q.c.id == _AQ.c.question_id)
                          .outerjoin(_WB, and_(_WB.c.member_id == _A.c.member_id,
@@ -692,6 +745,7 @@ def _submit_read():
 
 
 _SUBMIT_READ = _submit_read()
+_SUBMIT_READ_AS_USER = _submit_read(session_user=True)
 _CLAIM = (update(_A).where(_A.c.id == bindparam("attempt_id"), _A.c.status == "open")
           .values({c: bindparam(f"new_{c}") for c in ("status", "submitted_at", "correct_count", "score_percent",
                                                        "passed", "points_awarded", "late", "flagged_fast")}))
@@ -757,7 +811,7 @@ SELECT id FROM attempt
 # PostgreSQL: draw and start in one statement. `perms` holds a random order of all six letters
 # per candidate; dropping the letters a question has no option for leaves a uniformly random
 # order of its own letters. Candidates are kept in their (random) sampled order.
-_PG_DRAW_AND_START = text("""
+_PG_DRAW_AND_START_CTES = """
 WITH drawn AS (
     SELECT row_number() OVER (ORDER BY c.ord) AS position, q.id, q.job_type_id, q.kind, q.stem, q.options,
            translate(c.perm, substr('ABCDEF', json_array_length(q.options) + 1), '') AS option_order
@@ -779,10 +833,27 @@ WITH drawn AS (
     FROM attempt, drawn
     RETURNING attempt_id
 )
-SELECT attempt.id AS attempt_id, drawn.position, drawn.kind, drawn.stem, drawn.options, drawn.option_order
+"""
+_PG_DRAW_AND_START = text(_PG_DRAW_AND_START_CTES + """
+SELECT attempt.id AS attempt_id, drawn.position, drawn.kind, drawn.stem, CAST(drawn.options AS text) AS options,
+       drawn.option_order
 FROM drawn LEFT JOIN attempt ON true
 ORDER BY drawn.position
 """)
+def _parse_options(rows) -> list[list]:
+    """Each row's `options`, selected as JSON text, parsed in one `json.loads` (the driver would
+    parse each row's on its own: on the hot paths twenty calls cost more than one)."""
+    texts = [r.options for r in rows]
+    if texts and not isinstance(texts[0], str):  # already parsed (a JSON-typed column)
+        return texts
+    return json.loads("[" + ",".join(texts) + "]")
+
+
+def _pg_array(values: list) -> str:
+    """Whole numbers or booleans as a PostgreSQL array literal, for a `CAST(:x AS integer[])`
+    (or boolean[]): psycopg would dump a list element by element, which on the hot paths cost
+    more than the server's parsing of one text value."""
+    return "{" + ",".join([("t" if v else "f") if isinstance(v, bool) else str(int(v)) for v in values]) + "}"
 
 
 def _rows(stmt, params: dict) -> list:
@@ -795,17 +866,39 @@ def _read_for_submit(attempt_id: int) -> list:
     return _rows(_SUBMIT_READ, {"attempt_id": attempt_id})
 
 
+def _items(rows) -> list[dict]:
+    """The attempt's items from `_SUBMIT_READ` rows, options parsed in one go."""
+    rows = [r for r in rows if r.position is not None]
+    items = [r._asdict() for r in rows]
+    for item, options in zip(items, _parse_options(rows)):
+        item["options"] = options
+    return items
+
+
 def _rows_view(rows, at: datetime) -> dict:
     head = rows[0]
     attempt = {c: getattr(head, c) for c in _SUBMIT_ATTEMPT_COLUMNS}
     quiz = head if head.quiz_id is not None else None
-    items = [r._asdict() for r in rows if r.position is not None]
+    items = _items(rows)
     return _view(attempt, quiz, items, at)
 
 
-def _submit(member_id: int, attempt_id: int) -> dict:
-    """Grade once and award once (see `submit_attempt`); returns the member's view."""
-    rows = _read_for_submit(attempt_id)
+def _submit(member_id: int | None, attempt_id: int, session_user: tuple[int, str] | None = None) -> dict | None:
+    """Grade once and award once (see `submit_attempt`); returns the member's view.
+
+    `session_user` (user id, session token), for `submit_attempt_as`: the read takes only an
+    attempt of the signed-in user, checked as `load_user` checks it, and each statement must
+    stand on its own (autocommit), so None is returned — nothing written — when no such attempt
+    is found (another member's, none, or the user check failed) or the award needs the daily
+    cap's separate statements; the caller then runs the portable path."""
+    if session_user is None:
+        rows = _read_for_submit(attempt_id)
+    else:
+        rows = _rows(_SUBMIT_READ_AS_USER, {"attempt_id": attempt_id, "user_id": session_user[0],
+                                            "token": session_user[1]})
+        if not rows:
+            return None
+        member_id = rows[0].member_id
     if not rows or rows[0].member_id != member_id:
         raise NotFound("attempt not found")
     head = rows[0]
@@ -813,13 +906,15 @@ def _submit(member_id: int, attempt_id: int) -> dict:
     at = clock.now()
     if head.status != "open":
         return _rows_view(rows, at)
+    if session_user is not None and quiz is not None and quiz.daily_points_cap is not None:
+        return None  # the capped award reads and writes under the account lock: one transaction
     if quiz is not None and _expired(head, quiz, at) and quiz.late_policy == "refuse":
         raise TimeUp("已超过答题时限，不能交卷。 The time limit has passed; the attempt is refused.")
     cutoff = (clock.as_utc(head.deadline_at) + timedelta(seconds=quiz.grace_seconds)
               if head.deadline_at is not None and quiz is not None else None)
     per_correct = quiz.points_per_correct if quiz else 0
     partial = quiz.partial_credit if quiz else False
-    items = [r._asdict() for r in rows if r.position is not None]
+    items = _items(rows)
     correct = earned = answered = 0
     for item in items:
         in_time = item["answered_at"] is not None and (cutoff is None or clock.as_utc(item["answered_at"]) <= cutoff)
@@ -871,9 +966,10 @@ def _pg_submit_writes(member_id: int, attempt_id: int, claim: dict, items: list[
     wrong, leaving, staying = _book_moves(items)
     try:
         result = _rows(_PG_SUBMIT_WRITES, {
-            **claim, **earn, "positions": [i["position"] for i in items],
-            "correct": [bool(i["is_correct"]) for i in items], "points": [i["points"] for i in items],
-            "member_id": member_id, "wrong": wrong, "leaving": leaving, "staying": staying})[0]
+            **claim, **earn, "positions": _pg_array([i["position"] for i in items]),
+            "correct": _pg_array([bool(i["is_correct"]) for i in items]),
+            "points": _pg_array([i["points"] for i in items]), "member_id": member_id,
+            "wrong": _pg_array(wrong), "leaving": _pg_array(leaving), "staying": _pg_array(staying)})[0]
     except DBAPIError as exc:
         if not isinstance(exc.orig, psycopg.errors.DivisionByZero):
             raise
@@ -912,6 +1008,12 @@ def submit_attempt(member: Member, attempt_id: int) -> Attempt:
 def submit_attempt_view(member_id: int, attempt_id: int) -> dict:
     """`submit_attempt` for the API: the member's view, without loading ORM objects."""
     return _submit(member_id, attempt_id)
+
+
+def submit_attempt_as(user_id: int, token: str, attempt_id: int) -> dict | None:
+    """`submit_attempt_view` for the signed session's user, checked inside the read (see
+    `_submit`); PostgreSQL only. None when the caller must run the portable path."""
+    return _submit(None, attempt_id, session_user=(user_id, token))
 
 
 def _award(member_id: int, attempt_id: int, attempt: dict, quiz, at: datetime) -> None:

@@ -29,8 +29,8 @@ def fast_draws(monkeypatch):
     results = []
     real = service._pg_draw_and_insert
 
-    def spy(*args):
-        results.append(real(*args))
+    def spy(*args, **kwargs):
+        results.append(real(*args, **kwargs))
         return results[-1]
 
     monkeypatch.setattr(service, "_pg_draw_and_insert", spy)
