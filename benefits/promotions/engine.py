@@ -213,6 +213,11 @@ def _check(t: RuleTerms, s: RuleState, p: Purchase, today: date, weekday: int, h
         return "member_category"
     if t.member_org_path and not p.member_org_path.startswith(t.member_org_path):
         return "member_org"
+    return _state_reason(t, s)
+
+
+def _state_reason(t: RuleTerms, s: RuleState) -> str | None:
+    """`_check`'s reasons that come from the live state, after the static ones (same order)."""
     if t.per_member:
         used = dict(s.member_used)
         for period, limit in t.per_member:
@@ -334,9 +339,6 @@ def _hints(amount: int, total: int, near: list[tuple[RuleTerms, RuleState]],
 # rejections ready-made; `evaluate_prepared` then gives exactly what `evaluate` gives (a test
 # compares them on random rules, states and purchases) at a fraction of the cost.
 
-_STATIC_REASONS = ("not_started", "ended", "wrong_day", "wrong_hour", "out_of_scope", "card_not_active",
-                   "member_category", "member_org")
-
 
 def _static_reason(t: RuleTerms, p: Purchase, today: date, weekday: int, hour: int) -> str | None:
     """`_check`'s reasons that do not depend on the rule's live state (same order)."""
@@ -386,20 +388,6 @@ class Prepared:
 
 def prepare(rules) -> Prepared:
     return Prepared(rules)
-
-
-def _state_reason(t: RuleTerms, s: RuleState) -> str | None:
-    """`_check`'s reasons that come from the live state, after the static ones (same order)."""
-    if t.per_member:
-        used = dict(s.member_used)
-        for period, limit in t.per_member:
-            if used.get(period, 0) >= limit:
-                return "member_limit_" + period
-    if s.uses_left is not None and s.uses_left <= 0:
-        return "global_limit"
-    if s.budget_left_fen is not None and s.budget_left_fen <= 0:
-        return "budget_spent"
-    return None
 
 
 def evaluate_prepared(purchase: Purchase, prepared: Prepared, states: dict, skip=()) -> Quote:
