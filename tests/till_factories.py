@@ -32,3 +32,16 @@ def rule(scope, name: str = "满200减40", **terms):
             "scope": "programme", "split": {"union": 50, "bank": 30, "merchant": 20}}
     data.update(terms)
     return promotions.create_rule(None, scope, data)
+
+
+def allot_slices(rule_id: int, per_slice: list[int]) -> None:
+    """Budget slices already allotted (each holding `per_slice[n]` unspent, 100.00 already spent)
+    and nothing left unallotted on the rule row: payments take from the slices until they run
+    dry, then fold them back under the rule row's lock."""
+    from benefits.extensions import db
+    from benefits.promotions.models import PromotionBudgetSlice, PromotionRule
+    for number, allot in enumerate(per_slice):
+        db.session.add(PromotionBudgetSlice(rule_id=rule_id, slice=number, allot_fen=allot + 10_000,
+                                            used_fen=10_000, uses=1))
+    rules = PromotionRule.__table__
+    db.session.execute(rules.update().values(budget_used_fen=rules.c.budget_fen).where(rules.c.id == rule_id))

@@ -47,11 +47,9 @@ from ..database import hot_reads, is_postgres, run_rows
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import fingerprint
-from ..merchants import service as merchants
 from ..promotions import gate
 from ..promotions import service as promotions
 from . import service
-from .models import FUNDERS
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +178,7 @@ def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload:
     day = clock.business_day(at)
     keys = promotions.period_keys(day)
     usage_key = "txn-" + uuid.uuid4().hex
-    shares = {f: sum(a.shares.get(f, 0) for a in quote.applied) for f in FUNDERS}
+    shares = service.funders_shares(quote)
     applied = service.applied_snapshot(quote)
     txn = SimpleNamespace(
         id=till.next_transaction_id, merchant_id=till.merchant.id, store_id=till.store.id, card_number=card.number,
@@ -246,12 +244,10 @@ def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> dict | N
                                                            for_confirm=True, amount_fen=args["amount"])
                 if till.live is None or till.next_transaction_id is None or card_row is None:
                     return _declined("no live counters")
-                merchants.check_can_trade(till.merchant, till.store)
-                amount = service.check_amount(args["amount"])
-                card, _channel = service.resolve_card(till, card_number=args["card_number"], card_row=card_row)
                 at = clock.now()
-                quote = promotions.quote(member=card.member, card=card, merchant=till.merchant, store=till.store,
-                                         amount_fen=amount, at=at, live=till.live)
+                amount = args["amount"]
+                card, quote = service.quote_transaction(till, amount_fen=amount, card_number=args["card_number"],
+                                                        card_row=card_row, at=at)
                 shape, params, body = _plan(till, card, quote, amount, at, f"till.confirm:{till.merchant.id}",
                                             idempotency_key, {**args, "store_id": till.store.id})
             except (DomainError, Unusual) as exc:

@@ -283,15 +283,20 @@ def resolve_card(till: Till, *, card_number: str | None = None, qr_token: str | 
 # --- quote and confirm ------------------------------------------------------------------------
 
 def quote_transaction(till: Till, *, amount_fen: int, card_number: str | None = None,
-                      qr_token: str | None = None, card_row: tuple | None = None):
-    """Read-only: what the member would pay now. Returns (card, Quote)."""
+                      qr_token: str | None = None, card_row: tuple | None = None, at: datetime | None = None):
+    """Read-only: what the member would pay at `at` (default now). Returns (card, Quote)."""
     merchants.check_can_trade(till.merchant, till.store)
     check_amount(amount_fen)
     card, _channel = resolve_card(till, card_number=card_number, qr_token=qr_token, consume=False,
                                   card_row=card_row)
     quote = _promotions().quote(member=card.member, card=card, merchant=till.merchant, store=till.store,
-                                amount_fen=amount_fen, live=till.live if card_row is not None else None)
+                                amount_fen=amount_fen, at=at, live=till.live if card_row is not None else None)
     return card, quote
+
+
+def funders_shares(quote) -> dict[str, int]:
+    """Each funder's part of the quote's discount, summed over the applied rules."""
+    return {f: sum(a.shares.get(f, 0) for a in quote.applied) for f in FUNDERS}
 
 
 def applied_snapshot(quote) -> list[dict]:
@@ -312,7 +317,7 @@ def confirm_transaction(till: Till, *, amount_fen: int, card_number: str | None 
     quote = _promotions().apply(member=card.member, card=card, merchant=till.merchant, store=till.store,
                                 amount_fen=amount_fen, usage_key=usage_key, at=at,
                                 live=till.live if card_row is not None else None)
-    shares = {f: sum(a.shares.get(f, 0) for a in quote.applied) for f in FUNDERS}
+    shares = funders_shares(quote)
     values = dict(
         merchant_id=till.merchant.id, store_id=till.store.id, card_id=card.id, member_id=card.member_id,
         amount_fen=amount_fen, discount_fen=quote.discount_fen, pay_fen=amount_fen - quote.discount_fen,

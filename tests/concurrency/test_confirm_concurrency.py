@@ -90,7 +90,6 @@ def test_the_end_of_a_budget_spread_over_slices_is_exact_and_never_deadlocks(
     # unallotted on the rule row, so most payments must fold the slices back under the rule
     # row's lock while others, holding a slice, check their rows' foreign keys to that rule.
     from benefits.promotions import service as promotions
-    from benefits.promotions.models import PromotionBudgetSlice
     per_slice = [2 * 4000] * 14 + [1 * 4000, 1 * 4000 + 7]       # 30 discounts and 7 fen
     budget = 1_000_000 + sum(per_slice)
     with unit_of_work():
@@ -100,11 +99,7 @@ def test_the_end_of_a_budget_spread_over_slices_is_exact_and_never_deadlocks(
         key = tf.terminal_key(merchant)
         cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
         rule_id = rule.id
-        for number, allot in enumerate(per_slice):
-            db.session.add(PromotionBudgetSlice(rule_id=rule_id, slice=number, allot_fen=allot + 10_000,
-                                                used_fen=10_000, uses=1))
-        db.session.execute(PromotionRule.__table__.update().values(budget_used_fen=budget)
-                           .where(PromotionRule.__table__.c.id == rule_id))
+        tf.allot_slices(rule_id, per_slice)
     assert promotions.SLICES == len(per_slice)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     responses = fire(server.url, key, [{"card_number": cards[i % len(cards)], "amount": "250.00"} for i in range(80)])

@@ -49,16 +49,6 @@ def express_written() -> int:
         " WHERE r.created_at = t.created_at"))
 
 
-def _allot(rule_id: int, per_slice: list[int]) -> None:
-    """Slices already allotted (each holding `per_slice[n]` unspent) and nothing left on the rule
-    row: payments take from slices until they run dry, then fold them back at the end."""
-    for number, allot in enumerate(per_slice):
-        db.session.add(PromotionBudgetSlice(rule_id=rule_id, slice=number, allot_fen=allot + 10_000,
-                                            used_fen=10_000, uses=1))
-    db.session.execute(PromotionRule.__table__.update().values(budget_used_fen=PromotionRule.__table__.c.budget_fen)
-                       .where(PromotionRule.__table__.c.id == rule_id))
-
-
 def test_220_confirmations_mostly_express_spend_exactly_the_budget(
         pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
     per_slice = [5 * 4000] * 15 + [5 * 4000 + 15]           # 80 full discounts and 15 fen
@@ -70,7 +60,7 @@ def test_220_confirmations_mostly_express_spend_exactly_the_budget(
         key = tf.terminal_key(merchant)
         cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
         rule_id = rule.id
-        _allot(rule_id, per_slice)
+        tf.allot_slices(rule_id, per_slice)
     assert promotions.SLICES == len(per_slice)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     responses = fire(server.url, key, [{"card_number": cards[i % 40], "amount": "250.00"} for i in range(220)])
@@ -108,7 +98,7 @@ def test_same_member_20_at_once_with_a_daily_limit_of_one_through_the_express_pa
         tf.rule(tree["bozhou"], name="满200减10", off_fen=1000)      # the next best, no budget
         key = tf.terminal_key(merchant)
         card = factories.member(tree["gujing"]).current_card.number
-        _allot(rule.id, [100_000] * promotions.SLICES)
+        tf.allot_slices(rule.id, [100_000] * promotions.SLICES)
         db.session.execute(PromotionRule.__table__.update().values(budget_fen=PromotionRule.__table__.c.budget_fen
                                                                    + 10_000_000))
     server = serve(gunicorn_factory, postgres_url, redis_url)
@@ -135,7 +125,7 @@ def test_one_key_fired_20_times_at_once_records_one_transaction(
         rule = tf.rule(tree["bozhou"], budget_fen=10_000_000)
         key = tf.terminal_key(merchant)
         card = factories.member(tree["gujing"]).current_card.number
-        _allot(rule.id, [100_000] * promotions.SLICES)
+        tf.allot_slices(rule.id, [100_000] * promotions.SLICES)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     responses = fire(server.url, key, [{"card_number": card, "amount": "250.00"}] * 20, idem="one-key")
 
