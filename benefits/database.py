@@ -36,6 +36,19 @@ def transactional(view):
     return wrapper
 
 
+def retry_on_deadlock(operation, attempts: int = 3):
+    """Run a whole unit of work (`transactional`) again when PostgreSQL broke a deadlock by
+    aborting it: everything it did was rolled back (the Redis gates release their reservations
+    on rollback), so running it again is safe. Payments under one popular rule can still meet
+    in a cycle of row locks at the end of a budget; the loser retries instead of answering 500."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except sa_exc.OperationalError as exc:
+            if attempt == attempts - 1 or not isinstance(exc.orig, psycopg.errors.DeadlockDetected):
+                raise
+
+
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 

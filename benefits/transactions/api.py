@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import clock, idempotency
-from ..database import hot_reads, transactional
+from ..database import hot_reads, retry_on_deadlock, transactional
 from ..errors import Forbidden, NotAuthenticated, ValidationError
 from ..money import MoneyFormatError, parse_yuan
 from . import express, service
@@ -187,7 +187,7 @@ class Transactions(MethodView):
             body = express.try_confirm(terminal_key, key, args) if key is not None else None
             if body is not None:
                 return jsonify(body), 201
-        return self._confirm(args)
+        return retry_on_deadlock(lambda: self._confirm(args))
 
     @transactional
     def _confirm(self, args):
