@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import (BigInteger, Integer, String, cast, bindparam, case, delete, exists, func, insert, literal, null, select,
+from sqlalchemy import (BigInteger, Integer, String, cast, bindparam, case, delete, exists, func, insert, literal, literal_column, null, select,
                         union_all, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -280,8 +280,13 @@ def _binding(amount):
     r = PromotionRule.__table__.c
     left = r.budget_fen - r.budget_used_fen
     # `left >= 0` always holds (CHECK budget_within); as a range with the price it is estimated
-    # narrow, so even PostgreSQL's generic plan for the prepared statement uses the index
-    return (r.global_limit - r.uses_count <= 0) | ((left >= 0) & (left < amount))
+    # narrow, so even PostgreSQL's generic plan for the prepared statement uses the index. The
+    # zeros are literals, not parameters: with statistics (autovacuum's ANALYZE) the planner
+    # then knows both arms match few rows even in the generic plan and keeps it; with a
+    # parameter it guessed a third of the rules, thought the generic plan dear and planned the
+    # till's whole statement afresh at every execution (~400 µs of PostgreSQL CPU per quote).
+    zero = literal_column("0")
+    return (r.global_limit - r.uses_count <= zero) | ((left >= zero) & (left < amount))
 
 
 def _counter_columns():
