@@ -38,6 +38,9 @@ SCALE = "report"
 RESULTS = ROOT / "bench" / "results"
 CEILINGS = [Scenario(name="ceiling: bare JSON", path="/bench/bare", ceiling=None),
             Scenario(name="ceiling: raw SQL write", method="POST", path="/bench/write", body="{}", ceiling=None)]
+# Not a ceiling: one primary-key SELECT on the till's hot-read path, as a ratio of bare JSON, so
+# the table shows what any request that reads the database once can reach on this machine.
+READ_REFERENCE = Scenario(name="reference: one SQL read", path="/bench/read", ceiling="bare")
 
 
 def log(message: str) -> None:
@@ -192,6 +195,9 @@ def run_http(modules: list, only: list[str], notes: list[str]) -> list[Result]:
         server = Server(gunicorn.url, DATABASE_URL)
         ceilings = {"bare": measure(gunicorn, CEILINGS[0]), "write": measure(gunicorn, CEILINGS[1])}
         results = list(ceilings.values())
+        reference = measure(gunicorn, READ_REFERENCE)
+        reference.ratio = reference.requests_per_second / ceilings["bare"].requests_per_second
+        results.append(reference)
         for module in modules:
             short = module.__name__.rsplit(".", 1)[1]
             for scenario in module.scenarios(states[module.__name__], server):

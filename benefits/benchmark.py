@@ -1,17 +1,21 @@
 """Ceiling endpoints for `make bench` (DESIGN.md §7), mounted only when BENCHMARK_ENDPOINTS is on.
 
 `GET /bench/bare` is the framework ceiling (no database). `POST /bench/write` is the floor of
-any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. Their two
-tables are benchmark-only scaffolding, created on first use, not part of the schema.
+any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. `GET
+/bench/read` is a reference, not a ceiling: one primary-key SELECT on the hot-read path the till
+uses (`database.hot_reads`, a prepared statement in autocommit), so the table shows what a
+single database round trip costs next to `bare`. Their two tables are benchmark-only
+scaffolding, created on first use, not part of the schema.
 """
 from __future__ import annotations
 
 import os
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import text
+from sqlalchemy import bindparam, literal_column, select, table, text
 
 from . import clock
+from .database import hot_reads, read_rows
 from .extensions import db
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
@@ -44,6 +48,18 @@ def _ensure_tables() -> None:
 @bp.get("/bare")
 def bare():
     return jsonify(ok=True)
+
+
+_READ = select(literal_column("value")).select_from(table("bench_counters")).where(
+    literal_column("id") == bindparam("id"))
+
+
+@bp.get("/read")
+def read():
+    _ensure_tables()
+    with hot_reads():
+        rows = read_rows(_READ, {"id": os.getpid() % COUNTER_ROWS + 1})
+    return jsonify(ok=bool(rows))
 
 
 @bp.post("/write")

@@ -81,7 +81,10 @@ _compiled: dict = {}
 
 @contextlib.contextmanager
 def hot_reads():
-    if getattr(_hot, "conn", None) is not None or not is_postgres() or db.session().in_transaction():
+    # `db.session.registry.has()` first: a quote that never touches the ORM does not create (and
+    # tear down) a session just to learn that it has no transaction
+    if (getattr(_hot, "conn", None) is not None or not is_postgres()
+            or (db.session.registry.has() and db.session().in_transaction())):
         yield
         return
     fairy = db.engine.raw_connection()

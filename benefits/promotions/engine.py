@@ -350,24 +350,39 @@ class _Entry:
     terms: dict                  # the snapshot (`to_json`): shared by every quote, never changed
     rejections: dict             # reason → Rejected
     below: Rejected              # below_threshold, with its "未满 X 元" message
+    nothing: Rejected            # nothing_to_give
+    not_best: Rejected
+    split: dict                  # the funding split, for `split_fairly`
+
+
+def _formula(t: RuleTerms) -> tuple:
+    """`gross_discount`'s inputs as plain numbers: (kind code, X, Y, repeats, cap); kind 0 is
+    percent (X = basis points off), 1 满X减Y once, 2 每满X减Y."""
+    if t.kind == "percent":
+        return 0, 10_000 - t.pay_bp, 0, 1, t.cap_fen
+    return (1 if t.kind == "threshold" else 2), t.threshold_fen, t.off_fen, t.max_repeats, t.cap_fen
 
 
 class Prepared:
     """A till's candidate rules (in order) with what can be worked out once for them."""
-    __slots__ = ("rules", "entries", "_static", "_org_paths")
+    __slots__ = ("rules", "entries", "_static", "_org_paths", "_formulas")
 
     def __init__(self, rules):
         self.rules = tuple(rules)
         # only whether the member's union lies under these matters, not which union it is
         self._org_paths = tuple(sorted({t.member_org_path for t in self.rules if t.member_org_path}))
-        self.entries = tuple(_Entry(t.to_json(), {}, _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"))
+        self.entries = tuple(_Entry(t.to_json(), {}, _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"),
+                                    _reject(t, "nothing_to_give"), _reject(t, "not_best"), dict(t.split))
                              for t in self.rules)
+        self._formulas = tuple(_formula(t) for t in self.rules)
         self._static: dict = {}
 
     def __len__(self) -> int:
         return len(self.rules)
 
-    def static_reasons(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
+    def plan(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
+        """Per rule, in order: (index, terms, rule id, static reason, its rejection, formula).
+        Memoised per day, hour, till and member class: none of it depends on price or counters."""
         key = (today, hour, p.card_active, p.member_category,
                tuple(p.member_org_path.startswith(path) for path in self._org_paths) if self._org_paths else (),
                p.merchant_id, p.store_id, p.merchant_category, p.merchant_org_path)
@@ -375,7 +390,11 @@ class Prepared:
         if found is None:
             if len(self._static) > 4096:
                 self._static.clear()
-            found = self._static[key] = tuple(_static_reason(t, p, today, weekday, hour) for t in self.rules)
+            rows = []
+            for i, t in enumerate(self.rules):
+                reason = _static_reason(t, p, today, weekday, hour)
+                rows.append((i, t, t.rule_id, reason, self.reject(i, reason) if reason else None, self._formulas[i]))
+            found = self._static[key] = tuple(rows)
         return found
 
     def reject(self, i: int, reason: str) -> Rejected:
@@ -392,75 +411,84 @@ def prepare(rules) -> Prepared:
 
 def evaluate_prepared(purchase: Purchase, prepared: Prepared, states: dict, skip=()) -> Quote:
     """`evaluate(purchase, [(t, states.get(t.rule_id, RuleState())) for t in prepared.rules if
-    t.rule_id not in skip])`, the fast way: `states` names only the rules with a live state."""
+    t.rule_id not in skip])`, the fast way: `states` names only the rules with a live state.
+    The arithmetic is `gross_discount` and `_clamp` written out on the prepared formulas; the
+    best single offer is tracked in the loop (same order as `max`: discount, priority, older)."""
     amount = purchase.amount_fen
     local = _china(purchase.at)
     today, weekday, hour = local.date(), local.isoweekday(), local.hour
-    static = prepared.static_reasons(purchase, today, weekday, hour)
+    entries = prepared.entries
     rejected: list[Rejected] = []
-    offers: list[tuple[RuleTerms, RuleState, int, int]] = []
+    combinable: list[tuple[RuleTerms, RuleState, int, int]] = []
+    singles: list[tuple[int, RuleTerms]] = []
     near: list[tuple[RuleTerms, RuleState]] = []
-    reject = prepared.reject
-    for i, t in enumerate(prepared.rules):
-        s = states.get(t.rule_id, _OPEN_STATE)
-        if s is not _OPEN_STATE:
-            if skip and t.rule_id in skip:
-                continue
-            reason = "paused" if not s.active else static[i] or _state_reason(t, s)
-        else:
-            if skip and t.rule_id in skip:
-                continue
-            reason = static[i]
-        if reason:
-            rejected.append(reject(i, reason))
+    best = None
+    best_discount = best_priority = best_id = 0
+    for i, t, rule_id, static_reason, static_rejection, formula in prepared.plan(purchase, today, weekday, hour):
+        if skip and rule_id in skip:
             continue
-        kind = t.kind
-        if kind == "percent":
-            raw = amount * (10_000 - t.pay_bp) // 10_000
+        s = states.get(rule_id) if states else None
+        if s is None:
+            if static_rejection is not None:
+                rejected.append(static_rejection)
+                continue
+            s = _OPEN_STATE
+            budget_left = None
         else:
-            threshold = t.threshold_fen
-            if threshold <= 0 or amount < threshold:
-                if amount < threshold:
-                    rejected.append(prepared.entries[i].below)
-                    near.append((t, s))
-                    continue
-                raw = 0
-            else:
-                raw = t.off_fen * (1 if kind == "threshold" else min(amount // threshold, t.max_repeats))
-        discount = raw
-        if t.cap_fen is not None and t.cap_fen < discount:
-            discount = t.cap_fen
-        if s.budget_left_fen is not None and s.budget_left_fen < discount:
-            discount = s.budget_left_fen
+            reason = "paused" if not s.active else static_reason or _state_reason(t, s)
+            if reason:
+                rejected.append(prepared.reject(i, reason))
+                continue
+            budget_left = s.budget_left_fen
+        kind, x, off, repeats, cap = formula
+        if kind == 0:
+            discount = amount * x // 10_000
+        elif amount < x:
+            rejected.append(entries[i].below)
+            near.append((t, s))
+            continue
+        elif x <= 0:
+            discount = 0
+        else:
+            discount = off if kind == 1 else off * min(amount // x, repeats)
+        if cap is not None and cap < discount:
+            discount = cap
+        if budget_left is not None and budget_left < discount:
+            discount = budget_left
         if discount > amount:
             discount = amount
         if discount <= 0:
-            rejected.append(reject(i, "nothing_to_give"))
+            rejected.append(entries[i].nothing)
             continue
-        offers.append((t, s, discount, i))
-        if kind == "repeating" and amount // t.threshold_fen < t.max_repeats:
+        if t.combinable:
+            combinable.append((t, s, discount, i))
+        else:
+            singles.append((i, t))
+            priority = t.priority
+            if best is None or discount > best_discount or (discount == best_discount and (
+                    priority > best_priority or (priority == best_priority and rule_id < best_id))):
+                best, best_discount, best_priority, best_id = i, discount, priority, rule_id
+        if kind == 2 and amount // x < repeats:
             near.append((t, s))
 
     applied: list[AppliedRule] = []
     total = 0
-    singles = [o for o in offers if not o[0].combinable]
-    if singles:
-        best = max(singles, key=lambda o: (o[2], o[0].priority, -o[0].rule_id))
-        bt, _bs, total, bi = best
-        applied.append(AppliedRule(bt.rule_id, bt.version_id, bt.name, total, split_fairly(total, dict(bt.split)),
-                                   prepared.entries[bi].terms))
-        rejected.extend(reject(o[3], "not_best") for o in singles if o[0] is not bt)
-    if len(singles) < len(offers):
-        for t, s, _d, i in sorted(offers, key=lambda o: (-o[0].priority, o[0].rule_id)):
-            if not t.combinable:
-                continue
+    if best is not None:
+        bt = prepared.rules[best]
+        entry = entries[best]
+        total = best_discount
+        applied.append(AppliedRule(bt.rule_id, bt.version_id, bt.name, total, split_fairly(total, entry.split),
+                                   entry.terms))
+        rejected.extend([entries[j].not_best for j, tj in singles if tj is not bt])
+    if combinable:
+        for t, s, _d, i in sorted(combinable, key=lambda o: (-o[0].priority, o[0].rule_id)):
             base = amount - total if t.kind == "percent" else amount
             discount = _clamp(t, s, gross_discount(t, base), amount - total)
             if discount <= 0:
-                rejected.append(reject(i, "nothing_to_give"))
+                rejected.append(entries[i].nothing)
                 continue
             applied.append(AppliedRule(t.rule_id, t.version_id, t.name, discount,
-                                       split_fairly(discount, dict(t.split)), prepared.entries[i].terms))
+                                       split_fairly(discount, entries[i].split), entries[i].terms))
             total += discount
     return Quote(amount, total, amount - total, tuple(applied), tuple(rejected),
                  _hints(amount, total, near, applied) if near else ())

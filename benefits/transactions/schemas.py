@@ -65,7 +65,11 @@ class TillQuoteSchema(Schema):
     pay_fen = fields.Integer()
     shares = fields.Dict(keys=fields.String(), values=fields.Integer())
     applied = fields.List(fields.Nested(TillAppliedSchema))
-    rejected = fields.List(fields.Nested(TillRejectedSchema))
+    rejected = fields.List(fields.Nested(TillRejectedSchema), metadata={
+        "description": "Offers that did not apply, with the reason to read out (limit reached, budget spent, "
+                       "not today, below the threshold …). Offers that applied but gave less are not listed."})
+    other_offers = fields.Integer(metadata={
+        "description": "How many other offers applied too but gave less than the one chosen."})
     hints = fields.List(fields.String())
     member = fields.Dict()
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..errors import Conflict, NotFound, ValidationError
-from ..database import defer_write, read_rows, run_rows
+from ..database import defer_write, is_postgres, read_rows, run_rows
 from ..extensions import db
 from ..spreadsheets import safe_cell
 from ..members import service as members
@@ -183,7 +183,7 @@ def till_for_key_fast(key: str, *, card_number: str | None = None, for_confirm: 
     id from its sequence there (`Till.next_transaction_id`), so the row can be written with the
     rest just before COMMIT. Raises 401 for an unknown or revoked key, like `till_for_key`."""
     by = "number" if card_number else ""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres()
     with_live = postgres and bool(by) and isinstance(amount_fen, int) and 0 < amount_fen <= MAX_AMOUNT_FEN
     with_id = for_confirm and postgres
     name = ("till:" + by if by else "till") + ("+live" if with_live else "") + ("+id" if with_id else "")

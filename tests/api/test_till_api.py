@@ -56,6 +56,23 @@ def test_quote_with_either_key_header(client, shop):
     assert count(CardTransaction) == 0
 
 
+def test_quote_lists_offers_that_did_not_apply_and_only_counts_those_that_gave_less(client, shop):
+    with unit_of_work():
+        bozhou = db.session.get(Merchant, shop["merchant_id"]).org
+        tf.rule(bozhou, name="9折", kind="percent", pay_bp=9000)              # 25.00 off: less than 40.00
+        tf.rule(bozhou, name="周日加油节", kind="percent", pay_bp=8000, days_of_week=[7])   # a Wednesday
+        daily = tf.rule(bozhou, name="每日一次满100减50", threshold_fen=10000, off_fen=5000, per_member={"day": 1})
+    first = post(client, "/quote", {"card_number": shop["card"], "amount": "250.00"}, shop["key"]).json
+    assert first["applied"][0]["name"] == "每日一次满100减50" and first["discount_fen"] == 5000
+    assert first["other_offers"] == 2      # 满200减40 and 9折 gave less
+    assert [(r["name"], r["reason"], r["message"]) for r in first["rejected"]] == [("周日加油节", "wrong_day", "今天不在活动日")]
+    assert post(client, "/transactions", {"card_number": shop["card"], "amount": "250.00"}, shop["key"],
+                idem="once").status_code == 201
+    again = post(client, "/quote", {"card_number": shop["card"], "amount": "250.00"}, shop["key"]).json
+    assert again["applied"][0]["name"] == "满200减40" and again["other_offers"] == 1
+    assert {(r["rule_id"], r["reason"]) for r in again["rejected"]} >= {(daily.id, "member_limit_day")}
+
+
 def test_no_key_or_a_wrong_key_is_401(client, shop):
     assert post(client, "/quote", {"card_number": shop["card"], "amount": "1"}).status_code == 401
     r = post(client, "/quote", {"card_number": shop["card"], "amount": "1"}, "tk_wrong")

@@ -48,6 +48,8 @@ def test_ceiling_endpoints_only_in_benchmark_configuration(database_url):
         value = db.session.execute(text("SELECT value FROM bench_counters WHERE id = 2")).scalar()
         db.session.execute(text("UPDATE bench_counters SET value = 2000000000 WHERE id = 2"))
         db.session.commit()
+    read = client.get("/bench/read")   # one primary-key SELECT: a row exists, nothing is written
+    assert read.status_code == 200 and read.get_json() == {"ok": True}
     capped = client.post("/bench/write?id=2")  # the UPDATE's condition says no: nothing logged
     assert capped.status_code == 409 and capped.get_json() == {"ok": False}
     with app.app_context():

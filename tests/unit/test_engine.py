@@ -209,7 +209,11 @@ def test_prepared_evaluation_gives_exactly_what_evaluate_gives():
             p = buy(rng.choice((999, 5000, 10000, 18800, 20000, 25000, 60000)), at=at,
                     member_category=rng.choice(("ordinary", "hardship")), card_active=rng.random() < 0.9,
                     member_org_path=rng.choice(("/1/2/3/", "/1/9/4/")))
-            states = {t.rule_id: _random_state(rng) for t in rules if rng.random() < 0.4}
+            # often no live state at all (the common quote), else some rules with one, and a
+            # state for a rule that is not a candidate here
+            states = {} if rng.random() < 0.3 else {t.rule_id: _random_state(rng) for t in rules if rng.random() < 0.4}
+            if states and rng.random() < 0.3:
+                states[10_000] = _random_state(rng)
             skip = {t.rule_id for t in rules if rng.random() < 0.1}
             expected = evaluate(p, [(t, states.get(t.rule_id, FREE)) for t in rules if t.rule_id not in skip])
             assert evaluate_prepared(p, prepared, states, skip) == expected
