@@ -51,21 +51,31 @@ def _pending() -> dict[int, list[int]]:
 
 
 def reserve(rule_id: int, want: int, terms: dict) -> tuple[int, str | None]:
-    """(fen to try in SQL, reason if shed). Without Redis: (want, None)."""
+    """(fen to try in SQL, reason if shed). Without Redis: (want, None). What was reserved is
+    held in the SQL session: kept when it commits, released when it rolls back."""
+    granted, shed, held = reserve_untracked(rule_id, want, terms)
+    if held is not None:
+        _pending()[rule_id] = list(held)
+    return granted, shed
+
+
+def reserve_untracked(rule_id: int, want: int, terms: dict) -> tuple[int, str | None, tuple[int, int] | None]:
+    """`reserve` for a caller without an ORM session (the express confirm): also returns what
+    was taken from the counters, (fen, uses) or None, for the caller to `give_back` itself if
+    its SQL does not commit."""
     flags = ["1" if terms.get("budget_fen") is not None else "0",
              "1" if terms.get("global_limit") is not None else "0"]
     if flags == ["0", "0"]:
-        return want, None
+        return want, None, None
     result = _RESERVE.call(_keys(rule_id), [want, *flags])
     if result == -1:
         _seed(rule_id)
         result = _RESERVE.call(_keys(rule_id), [want, *flags])
     if result is None or result == -1:
-        return want, None
+        return want, None, None
     if result < 0:
-        return 0, _SHED[result]
-    _pending()[rule_id] = [int(result), 1 if flags[1] == "1" else 0]
-    return int(result), None
+        return 0, _SHED[result], None
+    return int(result), None, (int(result), 1 if flags[1] == "1" else 0)
 
 
 def confirm(rule_id: int, granted: int) -> None:

@@ -197,7 +197,7 @@ class Transactions(MethodView):
                 key = None
             body = express.try_confirm(terminal_key, key, args) if key is not None else None
             if body is not None:
-                return jsonify(body), 201
+                return Response(body + "\n", status=201, mimetype="application/json")
         return retry_on_deadlock(lambda: self._confirm(args))
 
     @transactional

@@ -28,8 +28,8 @@ discount) goes the portable way before the statement is sent. The express path o
 accepts a subset of what the portable path accepts, with the same answer and the same rows.
 
 The Redis gate stays in front as in the portable path: the discount is reserved before the
-statement, kept when it committed (the session's unit of work ends as the portable one does,
-which keeps reservations) and released before falling back.
+statement, stays taken when it committed (as a portable commit keeps it) and is given back
+before falling back. No ORM session is made: the reservations are held here, not in one.
 """
 from __future__ import annotations
 
@@ -188,7 +188,10 @@ def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload:
     body = service.transaction_body(txn)
     body["hints"] = list(quote.hints)
     params = {
-        "scope": scope, "ikey": key, "fp": fingerprint(payload), "body": json.dumps(body), "at": at, "day": day,
+        # the stored answer is the answer: jsonify's bytes (sorted keys, compact, Chinese as is),
+        # so the first answer and every replay of it read the same
+        "scope": scope, "ikey": key, "fp": fingerprint(payload), "at": at, "day": day,
+        "body": json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
         "member": card.member_id, "merchant": till.merchant.id, "store": till.store.id, "amount": amount_fen,
         "usage_key": usage_key, "id": till.next_transaction_id, "card": card.id, "discount": quote.discount_fen,
         "pay": amount_fen - quote.discount_fen, "union": shares["union"], "bank": shares["bank"],
@@ -212,31 +215,35 @@ def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload:
     return tuple(shape), params, body
 
 
-def _reserve(quote) -> list[int] | None:
+def _reserve(quote) -> list[tuple[int, int, int]] | None:
     """The Redis gate's reservations for every applied rule's whole discount (as `_consume` asks
-    them), or None — with nothing held — if any rule is shed or granted less."""
-    held: list[int] = []
+    them), as (rule, fen, uses) held, or None — with nothing held — if any rule is shed or
+    granted less. They are not kept in an ORM session (this path has none): `_release` gives
+    them back if the statement does not commit, else they stay taken, as a portable commit
+    keeps them."""
+    held: list[tuple[int, int, int]] = []
     for a in quote.applied:
-        want, shed = gate.reserve(a.rule_id, a.discount_fen, a.terms)
-        held.append(a.rule_id)
+        want, shed, taken = gate.reserve_untracked(a.rule_id, a.discount_fen, a.terms)
+        if taken is not None:
+            held.append((a.rule_id, *taken))
         if shed or want != a.discount_fen:
             _release(held)
             return None
     return held
 
 
-def _release(rule_ids: list[int]) -> None:
-    for rule_id in rule_ids:
-        gate.release(rule_id)
+def _release(held: list[tuple[int, int, int]]) -> None:
+    for rule_id, fen, uses in held:
+        gate.give_back(rule_id, fen, uses)
 
 
-def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> dict | None:
-    """The confirm's answer (status 201) when the one statement committed; None when nothing was
-    written (anything unusual, any step refused, a used key, a database error): run the portable
-    path then. `args` is the parsed payment body (a typed card number, no pay code)."""
-    if not is_postgres() or db.session().in_transaction():
+def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> str | None:
+    """The confirm's answer (status 201, JSON text) when the one statement committed; None when
+    nothing was written (anything unusual, any step refused, a used key, a database error): run
+    the portable path then. `args` is the parsed payment body (a typed card number, no pay code)."""
+    if not is_postgres() or (db.session.registry.has() and db.session().in_transaction()):
         return None   # no autocommit connection to be had: the unit of work decides
-    held: list[int] = []
+    held: list[tuple[int, int, int]] = []
     try:
         with hot_reads():
             try:
@@ -248,8 +255,8 @@ def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> dict | N
                 amount = args["amount"]
                 card, quote = service.quote_transaction(till, amount_fen=amount, card_number=args["card_number"],
                                                         card_row=card_row, at=at)
-                shape, params, body = _plan(till, card, quote, amount, at, f"till.confirm:{till.merchant.id}",
-                                            idempotency_key, {**args, "store_id": till.store.id})
+                shape, params, _answer = _plan(till, card, quote, amount, at, f"till.confirm:{till.merchant.id}",
+                                               idempotency_key, {**args, "store_id": till.store.id})
             except (DomainError, Unusual) as exc:
                 return _declined(exc)
             reserved = _reserve(quote)
@@ -264,10 +271,13 @@ def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> dict | N
     except BaseException:
         _release(held)
         raise
-    # Committed: keep the gate's reservations, as the portable unit of work's commit does.
-    db.session.commit()
+    # Committed: the gate's reservations stay taken, as the portable unit of work's commit keeps them.
+    if db.session.registry.has() and db.session().in_transaction():
+        # only a first quote of the rule book (`promotions._build`, once per process or after a
+        # rule changed) reads through the session: end that read-only transaction here
+        db.session.commit()
     stats["express"] += 1
-    return body
+    return params["body"]
 
 
 def _declined(why, level: int = logging.DEBUG) -> None:
