@@ -39,8 +39,9 @@ def transactional(view):
 def retry_on_deadlock(operation, attempts: int = 3):
     """Run a whole unit of work (`transactional`) again when PostgreSQL broke a deadlock by
     aborting it: everything it did was rolled back (the Redis gates release their reservations
-    on rollback), so running it again is safe. Payments under one popular rule can still meet
-    in a cycle of row locks at the end of a budget; the loser retries instead of answering 500."""
+    on rollback), so running it again is safe. A belt: the budget slices' lock order
+    (`promotions.service`) removed the cycle two payments once met at the end of a budget, but a
+    rule's edit can still meet a payment in one; the loser retries instead of answering 500."""
     for attempt in range(attempts):
         try:
             return operation()

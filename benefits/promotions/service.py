@@ -545,7 +545,14 @@ def _take_from_rule_row(rule_id: int, want: int) -> tuple[int, str]:
 # (`budget_used + chunk <= budget`); so the sum of all discounts never exceeds the budget. When a
 # slice's allotment and the rule's unallotted budget together cannot cover a payment, the rule
 # row is locked, every slice's unspent allotment is folded back, and the payment gets what
-# remains (the clamp). Lock order is always rule row, then slice rows.
+# remains (the clamp).
+#
+# Lock order: a payment may hold a slice row when it comes for the rule row, even a slice it took
+# nothing from: its conditional UPDATE found the slice with room, waited for the payment spending
+# it and, rechecking the row that one committed (READ COMMITTED), found it spent; PostgreSQL keeps
+# the row locked all the same, and the payment goes on to refill it. So a payment or a refund
+# holding the rule row never waits for one of its slices: the refill and the end-of-budget fold
+# skip the slices others hold (SKIP LOCKED), and a refund gives the use back before the budget.
 
 SLICES = 16
 CHUNK_PARTS = 64     # a refill moves at least 1/64 of the budget to a slice
@@ -576,24 +583,38 @@ def _take_from_slice(rule_id: int, number: int, want: int, *, budgeted: bool) ->
                                                             where=c.allot_fen.is_(None))
                                      .returning(c.uses)).first()
         return (want, "slice") if counted is not None else (0, "spent")
-    # A slice row is only ever created or topped up after the rule row is locked (lock order).
-    if _refill(rule_id, number, want) and run_count(_slice_take(budgeted), params) == 1:
+    # A slice row is only ever created or topped up after the rule row is locked.
+    refilled = _refill(rule_id, number, want)
+    if refilled == "rule":
+        return want, "rule"
+    if refilled == "slice" and run_count(_slice_take(budgeted), params) == 1:
         return want, "slice"
     granted, busy = _take_at_the_end(rule_id, want)
     return granted, ("rule" if granted > 0 else "busy" if busy else "spent")
 
 
-def _add_to_slice(rule_id: int, number: int, *, allot: int, used: int = 0, uses: int = 0) -> None:
+def _allot_to_slice(rule_id: int, number: int, chunk: int) -> bool:
+    """Add `chunk` to slice `number`'s allotment, creating the slice if need be; False, having
+    waited for nothing, if another transaction holds the slice (the caller holds the rule row)."""
     t = PromotionBudgetSlice.__table__
     c = t.c
-    db.session.execute(_insert()(t).values(rule_id=rule_id, slice=number, allot_fen=allot, used_fen=used, uses=uses)
-                       .on_conflict_do_update(index_elements=[c.rule_id, c.slice],
-                                              set_={"allot_fen": c.allot_fen + allot, "used_fen": c.used_fen + used,
-                                                    "uses": c.uses + uses}))
+    free = (select(c.slice).where(c.rule_id == rule_id, c.slice == number)
+            .with_for_update(key_share=True, skip_locked=True).scalar_subquery())
+    if db.session.execute(update(t).values(allot_fen=c.allot_fen + chunk)
+                          .where(c.rule_id == rule_id, c.slice == free)).rowcount == 1:
+        return True
+    # Not there yet, or busy. Only a refill creates a budgeted slice and this transaction holds
+    # the rule row, so no insert of it can be under way: DO NOTHING waits for nothing either.
+    created = db.session.execute(_insert()(t).values(rule_id=rule_id, slice=number, allot_fen=chunk, used_fen=0, uses=0)
+                                 .on_conflict_do_nothing(index_elements=[c.rule_id, c.slice])
+                                 .returning(c.slice)).first()
+    return created is not None
 
 
-def _refill(rule_id: int, number: int, want: int) -> bool:
-    """Move a chunk of the rule's unallotted budget to slice `number` (conditional UPDATE)."""
+def _refill(rule_id: int, number: int, want: int) -> str | None:
+    """Move a chunk of the rule's unallotted budget to slice `number` (conditional UPDATE of the
+    rule row, which this transaction then holds): "slice" when done; "rule" when the slice is
+    busy and the payment got `want` from the rule row instead; None when no chunk fits."""
     r = PromotionRule.__table__.c
     for _ in range(5):
         row = db.session.execute(select(r.budget_fen, r.budget_used_fen).where(r.id == rule_id, r.status == "active")
@@ -608,9 +629,17 @@ def _refill(rule_id: int, number: int, want: int) -> bool:
             update(PromotionRule.__table__).values(budget_used_fen=r.budget_used_fen + chunk)
             .where(r.id == rule_id, r.status == "active", r.budget_used_fen + chunk <= r.budget_fen)).rowcount
         if moved == 1:
-            _add_to_slice(rule_id, number, allot=chunk)
-            return True
-    return False
+            if _allot_to_slice(rule_id, number, chunk):
+                return "slice"
+            # Another transaction holds the slice, maybe a payment whose take found it spent
+            # and now waits for this rule row (lock order above): waiting for the slice here is
+            # the cycle. The payment takes its discount from the row it holds anyway instead,
+            # and the rest of the chunk stays unallotted.
+            db.session.execute(update(PromotionRule.__table__)
+                               .values(budget_used_fen=r.budget_used_fen - chunk + want, uses_count=r.uses_count + 1)
+                               .where(r.id == rule_id))
+            return "rule"
+    return None
 
 
 def _take_at_the_end(rule_id: int, want: int) -> tuple[int, bool]:
@@ -659,7 +688,11 @@ def _fold_free_allotments(rule_id: int) -> bool:
 
 def fold_slices(rule_id: int) -> None:
     """Move everything the slices hold back onto the rule row (before an edit of budget or limit):
-    unspent allotments return, spent money and uses are added to the row, the slices go."""
+    unspent allotments return, spent money and uses are added to the row, the slices go.
+
+    Unlike a payment, an edit waits for every slice while it holds the rule row; if a payment
+    holding one waits for the row, PostgreSQL breaks the cycle by aborting one of them (a
+    payment then runs again, `database.retry_on_deadlock`)."""
     r, c = PromotionRule.__table__.c, PromotionBudgetSlice.__table__.c
     db.session.execute(select(r.id).where(r.id == rule_id).with_for_update(key_share=True))
     rows = db.session.execute(select(c.allot_fen, c.used_fen, c.uses).where(c.rule_id == rule_id)
@@ -786,12 +819,8 @@ def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_ref
         if back < 0 or u.returned_fen + back > u.discount_fen:
             raise ValidationError("cannot give back more discount than was given",
                                   details={"rule_id": u.rule_id, "left_fen": u.discount_fen - u.returned_fen})
-        if back:
-            _return_shares(u, back)
-            db.session.execute(update(r).values(budget_used_fen=r.budget_used_fen - back)
-                               .where(r.id == u.rule_id, r.budget_fen.is_not(None))
-                               .execution_options(synchronize_session=False))
-            gate.give_back(u.rule_id, back, 0)
+        # In a payment's lock order (member uses, slice, rule row): the uses first, then the
+        # budget, so that holding the rule row this never waits for a slice or a member's uses
         if full_refund and not u.use_returned:
             u.use_returned = True
             version = db.session.get(PromotionRuleVersion, u.version_id)
@@ -799,12 +828,18 @@ def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_ref
             _member_uses_back(u.rule_id, u.member_id, [keys[p] for p in version.terms.get("per_member", {})])
             _use_back(u.rule_id)
             gate.give_back(u.rule_id, 0, 1)
+        if back:
+            _return_shares(u, back)
+            db.session.execute(update(r).values(budget_used_fen=r.budget_used_fen - back)
+                               .where(r.id == u.rule_id, r.budget_fen.is_not(None))
+                               .execution_options(synchronize_session=False))
+            gate.give_back(u.rule_id, back, 0)
     db.session.flush()
 
 
 def _use_back(rule_id: int) -> None:
-    """One use back: from a slice that counted uses, else from the rule row (rule row first in
-    lock order: this runs after the budget went back to the rule row)."""
+    """One use back: from a slice that counted uses, else from the rule row (before the budget
+    goes back to the rule row: see `give_back`)."""
     c = PromotionBudgetSlice.__table__.c
     number = db.session.scalar(select(c.slice).where(c.rule_id == rule_id, c.uses > 0).order_by(c.slice).limit(1))
     if number is not None and db.session.execute(
