@@ -1,10 +1,11 @@
 """Ceiling endpoints for `make bench` (DESIGN.md §7), mounted only when BENCHMARK_ENDPOINTS is on.
 
 `GET /bench/bare` is the framework ceiling (no database). `POST /bench/write` is the floor of
-any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. `GET
-/bench/read` is a reference, not a ceiling: one primary-key SELECT on the hot-read path the till
-uses (`database.hot_reads`, a prepared statement in autocommit), so the table shows what a
-single database round trip costs next to `bare`. Their two tables are benchmark-only
+any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. Two references,
+not ceilings, show what a database round trip costs next to `bare`: `GET /bench/read`, one
+primary-key SELECT on the hot-read path the till uses (`database.hot_reads`, a prepared
+statement in autocommit), and `POST /bench/till-read`, the till quote's own read with its body
+and terminal key and a fixed answer. Their two tables are benchmark-only
 scaffolding, created on first use, not part of the schema.
 """
 from __future__ import annotations
@@ -60,6 +61,22 @@ def read():
     with hot_reads():
         rows = read_rows(_READ, {"id": os.getpid() % COUNTER_ROWS + 1})
     return jsonify(ok=bool(rows))
+
+
+@bp.post("/till-read")
+def till_read():
+    """A reference for the till quote: its database read alone — the statement a quote sends
+    (terminal key, store, merchant, card, member, the member's offer counters at this price) —
+    with the same body and key, then a fixed answer: no engine, no quote. What a quote costs
+    before it computes anything."""
+    from .money import parse_yuan
+    from .transactions.api import terminal_key_from_request
+    from .transactions.service import till_for_key_fast
+    body = request.get_json()
+    with hot_reads():
+        till, card = till_for_key_fast(terminal_key_from_request(), card_number=body["card_number"],
+                                       amount_fen=parse_yuan(body["amount"]))
+    return jsonify(ok=card is not None and card[0] is not None)
 
 
 @bp.post("/write")

@@ -138,6 +138,10 @@ def scenarios(state: dict, server) -> list[Scenario]:
     return [
         # every quote another member's card, as at a real till (one card would only ever meet
         # that member's rows and the same member class)
+        # a reference, not a target: the quote's database read alone (same body, key and
+        # statement, a fixed answer), so the table shows what the quote spends before computing
+        Scenario(name="reference: the quote's read alone", lua=_QUOTE_LUA.replace(
+            "/api/v1/till/quote", "/bench/till-read") % {"cards": lua_cards, "key": state["key"]}, ceiling="bare"),
         Scenario(name="till quote", lua=_QUOTE_LUA % {"cards": lua_cards, "key": state["key"]},
                  ceiling="bare", target=0.5),
         Scenario(name="till confirm", lua=_CONFIRM_LUA % {"cards": lua_cards, "key": state["key"],

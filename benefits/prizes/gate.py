@@ -12,13 +12,10 @@ A reservation is confirmed by the SQL transaction committing, or released. Keys 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import redis
-from redis.exceptions import NoScriptError
 from sqlalchemy import Integer, cast, func, select
 
 from .. import clock, counters
@@ -149,55 +146,11 @@ def gate_keys(prize_id: int, user_id: int, pickup_point_id: int | None, day: dat
             f"{p}u:{user_id}:m:{d[:7]}", f"{p}u:{user_id}:life", f"{p}idem:{user_id}:{idem}"]
 
 
-def _resp(*parts) -> bytes:
-    """One Redis command in the RESP protocol (str and int parts), as redis-py would pack it."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = str(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-_held = threading.local()
-_RESERVE_SHA = hashlib.sha1(_RESERVE.source.encode()).hexdigest()
-
-
-def _reserve_call(keys: list[str], args: list) -> list | None:
-    """`_RESERVE.call(keys, args)` on a connection this thread keeps from the client's pool: the
-    hot path skips redis-py's per-call pool checkout, health check and retry wrapper (a third
-    of the client's CPU). Same answers; any Redis trouble is logged and answers None (the SQL
-    path decides), the connection is dropped and the next call connects afresh."""
-    r = counters.client()
-    if r is None:
-        return None
-    command = _resp("EVALSHA", _RESERVE_SHA, len(keys), *keys, *args)
-    held = getattr(_held, "conn", None)
-    conn = None
-    try:
-        if held is None or held[0] is not r or held[1] != os.getpid():
-            _held.conn = None
-            held = _held.conn = (r, os.getpid(), r.connection_pool.get_connection())
-        conn = held[2]
-        try:
-            conn.send_packed_command([command], check_health=False)
-            return conn.read_response()
-        except NoScriptError:  # Redis restarted or flushed its scripts: load it, once
-            conn.send_packed_command([_resp("SCRIPT", "LOAD", _RESERVE.source)], check_health=False)
-            conn.read_response()
-            conn.send_packed_command([command], check_health=False)
-            return conn.read_response()
-    except (redis.RedisError, OSError) as exc:
-        if conn is not None:
-            conn.disconnect()
-        counters.log.warning("redis gate unavailable, falling back to SQL: %s", exc)
-        return None
-
-
 def reserve(prize_id: int, user_id: int, quantity: int, pickup_point_id: int | None,
             idempotency_key: str | None) -> Reservation:
     at = clock.now()
     res = Reservation(prize_id, user_id, quantity, pickup_point_id, clock.business_day(at), idempotency_key)
-    answer = _reserve_call(res.keys(), [quantity, int(at.timestamp()), int(pickup_point_id is not None),
+    answer = _RESERVE.call(res.keys(), [quantity, int(at.timestamp()), int(pickup_point_id is not None),
                                         DAY_TTL, MONTH_TTL, IDEMPOTENCY_TTL, int(idempotency_key is not None)])
     if answer is not None:
         res.outcome = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])

@@ -117,7 +117,8 @@ class PromotionUsage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    usage_key: Mapped[str] = mapped_column(String(100), index=True)
+    # looked up by usage_key through the unique (usage_key, rule_id) index: no index of its own
+    usage_key: Mapped[str] = mapped_column(String(100))
     rule_id: Mapped[int] = mapped_column(ForeignKey("promotion_rules.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("promotion_rule_versions.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
@@ -52,6 +52,10 @@ class CardTransaction(db.Model):
         CheckConstraint("channel IN ('card_number','qr')", name="channel_known"),
         Index("ix_card_transactions_merchant_day", "merchant_id", "business_day"),
         Index("ix_card_transactions_member_day", "member_id", "business_day"),
+        # Only settled rows: a payment is written with no statement, and every index it does not
+        # enter is one write less per payment; "the open period" reads by merchant and day.
+        Index("ix_card_transactions_statement_id", "statement_id",
+              postgresql_where=text("statement_id IS NOT NULL"), sqlite_where=text("statement_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,7 +78,7 @@ class CardTransaction(db.Model):
     terminal_key_id: Mapped[int | None] = mapped_column(ForeignKey("terminal_keys.id"))
     business_day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), index=True)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
 
     merchant: Mapped[Merchant] = relationship()
     store: Mapped[Store] = relationship()

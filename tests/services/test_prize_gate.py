@@ -137,25 +137,29 @@ def test_gate_keys_are_the_counters_keys(redis_app):
             counters.key(t, "idem", 7, idem)]
 
 
-def test_reserve_call_answers_as_the_script_and_recovers(redis_app, flush_redis):
+def test_gate_call_answers_as_redis_pys_script_and_recovers(redis_app, flush_redis):
+    """`counters.Gate.call` (EVALSHA on a connection the thread keeps) against redis-py's own
+    registered script, then after Redis lost its scripts and after the kept connection was cut."""
     import redis as redis_lib
-    args = ("EVALSHA", gate._RESERVE_SHA, 8, "benefits:{prize:1}:cfg", "兑换", 15, 0, 172800)
+    from benefits import counters
+    args = ("EVALSHA", gate._RESERVE.sha, 8, "benefits:{prize:1}:cfg", "兑换", 15, 0, 172800)
     packed = redis_lib.Redis().connection_pool.make_connection().pack_command(*args)
-    assert gate._resp(*args) == b"".join(packed)
+    assert counters._resp(*args) == b"".join(packed)
     w = _setup(stock=0)
     day = clock.business_day()
     sold = gate.gate_keys(w["pid"], 5, None, day, None)
     missing = gate.gate_keys(w["pid"] + 1, 5, None, day, "k")
     argv = [1, int(clock.now().timestamp()), 0, gate.DAY_TTL, gate.MONTH_TTL, gate.IDEMPOTENCY_TTL, 0]
+    reference = flush_redis.register_script(gate._RESERVE.source)
     for keys in (sold, missing):
-        assert gate._reserve_call(keys, argv) == gate._RESERVE.call(keys, argv)
-    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+        assert gate._RESERVE.call(keys, argv) == reference(keys=keys, args=argv)
+    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
     flush_redis.script_flush()  # Redis restarted: the script is loaded again
-    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
     flush_redis.client_kill_filter(_type="normal", skipme=True)  # the kept connection is cut
-    first = gate._reserve_call(sold, argv)
+    first = gate._RESERVE.call(sold, argv)
     assert first is None or first[0] == b"sold_out"  # None: this one request goes to SQL
-    assert gate._reserve_call(sold, argv)[0] == b"sold_out"
+    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
 
 
 @pytest.mark.parametrize("fields, code", [({}, "sold_out"), ({"per_day_limit": 1}, "member_limit_reached")])

@@ -94,3 +94,27 @@ def test_cpu_per_request_counts_app_database_and_machine_ticks_between_snapshots
     assert per["app"] >= 0.03 * 1e6 / 10 - 1e6 / _TICK / 10   # ≥ 30 ms of the 50 burnt, over 10 requests
     assert per["all"] >= per["app"] * 0.5 and per["db"] >= 0
     assert cpu_per_request(before, after, 0) is None and cpu_per_request(None, after, 5) is None
+
+
+def test_the_quotes_read_alone_reads_the_till_and_card_and_answers_a_fixed_body(database_url):
+    from benefits import clock
+    from benefits.database import unit_of_work
+    from tests import factories, till_factories as tf
+    from tests.conftest import wipe
+    app = make_app(database_url, BENCHMARK_ENDPOINTS=True)
+    with app.app_context():
+        with unit_of_work():
+            tree = factories.org_tree()
+            key = tf.terminal_key(tf.merchant(tree["bozhou"]))
+            card = factories.member(tree["gujing"]).current_card.number
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.post("/bench/till-read", json={"card_number": card, "amount": "250.00"},
+                           headers=headers).get_json() == {"ok": True}
+        assert client.post("/bench/till-read", json={"card_number": "6231000000000000", "amount": "250.00"},
+                           headers=headers).get_json() == {"ok": False}
+        assert client.post("/bench/till-read", json={"card_number": card, "amount": "250.00"},
+                           headers={"Authorization": "Bearer tk_wrong"}).status_code == 401
+        db.session.remove()
+    clock.set_frozen(None)
+    wipe(app)
