@@ -84,6 +84,14 @@ def outcome(future):
         return f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
 
 
+def finish(session: Session, future):
+    """The step's outcome; its transaction committed unless it raised (then the error's text)."""
+    result = outcome(future)
+    if not isinstance(result, str):
+        session.commit()
+    return result
+
+
 @contextlib.contextmanager
 def watcher(app):
     """Waits until a session's statement is blocked on a lock (pg_stat_activity, read afresh each
@@ -132,12 +140,8 @@ def test_a_refill_never_waits_for_a_slice_that_a_payment_waiting_for_the_rule_ro
             # the rule row passes to the refiller, which must now top up slice 0 — locked by the
             # loser, who waits for the rule row the refiller holds
             holder.commit()
-            refilled = outcome(refilling)
-            if not isinstance(refilled, str):
-                refiller.commit()
-            lost = outcome(losing)
-            if not isinstance(lost, str):
-                loser.commit()
+            refilled = finish(refiller, refilling)
+            lost = finish(loser, losing)
         # both paid, nothing aborted: the refiller gives its discount from the rule row it holds
         # instead of waiting for slice 0; then the loser refills slice 0 and takes from it
         assert (refilled, lost) == ((5000, "rule"), (4000, "slice"))
@@ -187,12 +191,8 @@ def test_a_refund_gives_the_use_back_before_it_takes_the_rule_row(pg_app):
             paying = payer.start(pay, member_id, merchant_id, "second")
             blocked(payer)
             holder.commit()
-            refunded = outcome(refunding)
-            if not isinstance(refunded, str):
-                refunder.commit()
-            paid = outcome(paying)
-            if not isinstance(paid, str):
-                payer.commit()
+            refunded = finish(refunder, refunding)
+            paid = finish(payer, paying)
         assert (refunded, paid) == (None, 4000)
     finally:
         for session in (holder, refunder, payer):
