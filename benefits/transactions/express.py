@@ -172,9 +172,10 @@ def _take_kind(terms: dict) -> str:
     return "slice" if terms.get("budget_fen") is not None else "count"
 
 
-def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload: dict) -> tuple[tuple, dict, dict]:
-    """(shape, parameters, answer) of the statement for this quote; `Unusual` when the statement
-    could not do what the portable path would (that path then does it)."""
+def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload: dict) -> tuple[tuple, dict]:
+    """(shape, parameters) of the statement for this quote — `params["body"]` is the answer's
+    JSON text; `Unusual` when the statement could not do what the portable path would (that path
+    then does it)."""
     day = clock.business_day(at)
     keys = promotions.period_keys(day)
     usage_key = "txn-" + uuid.uuid4().hex
@@ -212,7 +213,7 @@ def _plan(till, card, quote, amount_fen: int, at, scope: str, key: str, payload:
         for j, (period, limit) in enumerate(periods):
             params[f"period{i}_{j}"] = keys[period]
             params[f"limit{i}_{j}"] = limit
-    return tuple(shape), params, body
+    return tuple(shape), params
 
 
 def _reserve(quote) -> list[tuple[int, int, int]] | None:
@@ -255,8 +256,8 @@ def try_confirm(terminal_key: str, idempotency_key: str, args: dict) -> str | No
                 amount = args["amount"]
                 card, quote = service.quote_transaction(till, amount_fen=amount, card_number=args["card_number"],
                                                         card_row=card_row, at=at)
-                shape, params, _answer = _plan(till, card, quote, amount, at, f"till.confirm:{till.merchant.id}",
-                                               idempotency_key, {**args, "store_id": till.store.id})
+                shape, params = _plan(till, card, quote, amount, at, f"till.confirm:{till.merchant.id}",
+                                      idempotency_key, {**args, "store_id": till.store.id})
             except (DomainError, Unusual) as exc:
                 return _declined(exc)
             reserved = _reserve(quote)

@@ -2,12 +2,7 @@
 the budget and the per-member daily limit hold exactly."""
 from __future__ import annotations
 
-import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from benefits.database import unit_of_work
@@ -15,37 +10,15 @@ from benefits.extensions import db
 from benefits.promotions.models import PromotionRule, PromotionUsage
 from benefits.transactions.models import CardTransaction
 from tests import factories, till_factories as tf
+from tests.concurrency.till_crowd import fire, serve, station
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.services]
-
-
-def fire(url: str, key: str, bodies: list[dict]) -> list[requests.Response]:
-    start = threading.Barrier(len(bodies))
-
-    def one(body):
-        session = requests.Session()
-        start.wait()
-        return session.post(url + "/api/v1/till/transactions", json=body, timeout=60,
-                            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex})
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(one, bodies))
-
-
-def serve(gunicorn_factory, postgres_url, redis_url):
-    return gunicorn_factory({"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}, workers=4, threads=4)
 
 
 def test_220_confirmations_spend_exactly_the_budget(pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
     # 满200减40 with a budget of 50 full discounts and 15 fen: 51 members get something, the 51st only 0.15.
     budget = 50 * 4000 + 15
-    with unit_of_work():
-        tree = factories.org_tree()
-        merchant = tf.merchant(tree["bozhou"])
-        rule = tf.rule(tree["bozhou"], budget_fen=budget)
-        key = tf.terminal_key(merchant)
-        cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
-        rule_id = rule.id
+    key, cards, rule_id = station(budget)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     bodies = [{"card_number": cards[i % len(cards)], "amount": "250.00"} for i in range(220)]
     responses = fire(server.url, key, bodies)
@@ -92,14 +65,7 @@ def test_the_end_of_a_budget_spread_over_slices_is_exact_and_never_deadlocks(
     from benefits.promotions import service as promotions
     per_slice = [2 * 4000] * 14 + [1 * 4000, 1 * 4000 + 7]       # 30 discounts and 7 fen
     budget = 1_000_000 + sum(per_slice)
-    with unit_of_work():
-        tree = factories.org_tree()
-        merchant = tf.merchant(tree["bozhou"])
-        rule = tf.rule(tree["bozhou"], budget_fen=budget)
-        key = tf.terminal_key(merchant)
-        cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
-        rule_id = rule.id
-        tf.allot_slices(rule_id, per_slice)
+    key, cards, rule_id = station(budget, per_slice=per_slice)
     assert promotions.SLICES == len(per_slice)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     responses = fire(server.url, key, [{"card_number": cards[i % len(cards)], "amount": "250.00"} for i in range(80)])

@@ -7,12 +7,7 @@ Idempotency-Key record and the transaction with one timestamp, while the portabl
 the key before it reads the clock for the transaction."""
 from __future__ import annotations
 
-import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-import requests
 from sqlalchemy import func, select, text
 
 from benefits.database import unit_of_work
@@ -21,25 +16,9 @@ from benefits.promotions import service as promotions
 from benefits.promotions.models import PromotionBudgetSlice, PromotionMemberUse, PromotionRule, PromotionUsage
 from benefits.transactions.models import CardTransaction
 from tests import factories, till_factories as tf
+from tests.concurrency.till_crowd import fire, serve, station
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.services]
-
-
-def fire(url: str, key: str, bodies: list[dict], idem: str | None = None) -> list[requests.Response]:
-    start = threading.Barrier(len(bodies))
-
-    def one(body):
-        session = requests.Session()
-        start.wait()
-        return session.post(url + "/api/v1/till/transactions", json=body, timeout=60,
-                            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": idem or uuid.uuid4().hex})
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(one, bodies))
-
-
-def serve(gunicorn_factory, postgres_url, redis_url):
-    return gunicorn_factory({"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}, workers=4, threads=4)
 
 
 def express_written() -> int:
@@ -53,14 +32,7 @@ def test_220_confirmations_mostly_express_spend_exactly_the_budget(
         pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
     per_slice = [5 * 4000] * 15 + [5 * 4000 + 15]           # 80 full discounts and 15 fen
     budget = 1_000_000 + sum(per_slice)
-    with unit_of_work():
-        tree = factories.org_tree()
-        merchant = tf.merchant(tree["bozhou"])
-        rule = tf.rule(tree["bozhou"], budget_fen=budget)
-        key = tf.terminal_key(merchant)
-        cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(40)]
-        rule_id = rule.id
-        tf.allot_slices(rule_id, per_slice)
+    key, cards, rule_id = station(budget, per_slice=per_slice)
     assert promotions.SLICES == len(per_slice)
     server = serve(gunicorn_factory, postgres_url, redis_url)
     responses = fire(server.url, key, [{"card_number": cards[i % 40], "amount": "250.00"} for i in range(220)])
