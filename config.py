@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
+# The value of SQLALCHEMY_DATABASE_URI / REDIS_URL when DATABASE_URL / REDIS_URL is unset:
+# development and testing then start embedded servers (devservers.py) when the app is created,
+# never when this module is imported; production refuses to start.
+EMBEDDED = "embedded"
 
 
 def normalise_database_url(url: str) -> str:
@@ -16,18 +17,23 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def redis_url_from_env() -> str | None:
+    """REDIS_URL=off runs without Redis: None, as the app (and most tests) spell it; the SQL
+    path alone is always exact."""
+    url = os.environ.get("REDIS_URL") or EMBEDDED
+    return None if url == "off" else url
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'benefits.sqlite3'}")
-    )
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or EMBEDDED)
     # A pre-ping costs one extra round trip on every request; recycling connections before the
     # server's idle timeout covers the same failure. DB_POOL_PRE_PING=1 turns it back on.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": os.environ.get("DB_POOL_PRE_PING") == "1",
         "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE_SECONDS", "1800")),
     }
-    REDIS_URL = os.environ.get("REDIS_URL") or None
+    REDIS_URL = redis_url_from_env()
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -60,6 +66,19 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     BENCHMARK_ENDPOINTS = os.environ.get("BENEFITS_BENCHMARK_ENDPOINTS") == "1"
 
+    @staticmethod
+    def init_app(app) -> None:
+        """Replace each EMBEDDED setting by the URL of a server kept under the instance folder,
+        starting it if needed (the database `benefits`; see devservers.py)."""
+        if EMBEDDED not in (app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"]):
+            return
+        # Imported only here: devservers needs the `dev` extra, which production does not install.
+        import devservers
+        if app.config["SQLALCHEMY_DATABASE_URI"] == EMBEDDED:
+            app.config["SQLALCHEMY_DATABASE_URI"] = devservers.database_url(app.instance_path)
+        if app.config["REDIS_URL"] == EMBEDDED:
+            app.config["REDIS_URL"] = devservers.redis_url(app.instance_path)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False
@@ -78,9 +97,10 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
-    @classmethod
-    def check(cls) -> None:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+    @staticmethod
+    def init_app(app) -> None:
+        """Production never starts embedded servers: every URL is given (REDIS_URL may be `off`)."""
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"production configuration needs {', '.join(missing)} in the environment")
 
@@ -96,7 +116,4 @@ def config_from_env() -> type[Config]:
     name = os.environ.get("BENEFITS_ENV", "development")
     if name not in CONFIGS:
         raise RuntimeError(f"BENEFITS_ENV must be one of {sorted(CONFIGS)}, not {name!r}")
-    cls = CONFIGS[name]
-    if cls is ProductionConfig:
-        ProductionConfig.check()
-    return cls
+    return CONFIGS[name]

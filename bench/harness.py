@@ -29,7 +29,7 @@ class Scenario:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     lua: str | None = None
-    ceiling: str | None = "bare"   # "bare", "write" or None
+    ceiling: str | None = "bare"   # "bare", "write", the name of a scenario measured before it, or None
     target: float | None = None    # wanted ratio to the ceiling, shown beside the measured one
     # Optional hooks around the wrk run: `before()` returns a value that is handed to
     # `after(value, result)`, which may return a note printed under the table (e.g. how many

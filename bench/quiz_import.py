@@ -38,7 +38,8 @@ def main() -> int:
 
     from benefits import create_app
     from benefits.extensions import db
-    from benefits.quiz import importers, service
+    from benefits.quiz import bank as service
+    from benefits.quiz import importers
     from benefits.quiz.demo import JOB_TYPES, generate_rows
     from config import normalise_database_url
 
@@ -58,7 +59,7 @@ def main() -> int:
         for q in questions:
             jt = names[q["job_type"]]
             counters[jt] = counters.get(jt, 0) + 1
-            values = service._question_values(q, service.get_job_type(jt), counters[jt])
+            values = service.question_values(q, service.get_job_type(jt), counters[jt])
             bare.append(tuple(json.dumps(values[c], ensure_ascii=False) if c == "options" else values[c]
                               for c in COLUMNS))
         db.session.rollback()

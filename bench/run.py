@@ -152,7 +152,8 @@ class Gunicorn:
         env = {**app_env(), "BENEFITS_BENCHMARK_ENDPOINTS": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}", "--timeout", "60",
-             "wsgi:app"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--no-control-socket", "wsgi:app"],  # the default control socket is shared host-wide
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -211,6 +212,7 @@ def run_http(modules: list, only: list[str], notes: list[str]) -> list[Result]:
                         notes.append(f"- {scenario.name}: {note}")
                 if scenario.ceiling in ceilings:
                     result.ratio = result.requests_per_second / ceilings[scenario.ceiling].requests_per_second
+                ceilings.setdefault(scenario.name, result)   # a later scenario may measure against it
                 results.append(result)
         return results
     finally:

@@ -5,7 +5,15 @@ import importlib
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, redirect, request, url_for
+
+from config import config_from_env
+
+from . import counters, i18n, idempotency, templating  # noqa: F401
+from .auth.service import load_user
+from .benchmark import bp as bench_bp
+from .errors import NotAuthenticated, is_api_request, register_error_handlers
+from .extensions import api, babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,13 +24,13 @@ DOMAINS = ("orgs", "members", "auth", "audit", "points", "quiz", "merchants", "p
 
 
 def create_app(config: type | None = None, overrides: dict | None = None) -> Flask:
-    from config import config_from_env
-
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
-    app.config.from_object(config or config_from_env())
+    config = config or config_from_env()
+    app.config.from_object(config)
     if overrides:
         app.config.update(overrides)
+    config.init_app(app)  # development/testing: embedded servers for unset URLs; production: checks
     app.json.ensure_ascii = False  # readable Chinese in API responses
     register_logging(app)
     register_extensions(app)
@@ -40,19 +48,10 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import counters, i18n
-    from .auth.service import load_user
-    from .errors import NotAuthenticated, is_api_request
-    from .extensions import api, babel, csrf, db, login_manager, migrate
-
     Path(app.instance_path).mkdir(exist_ok=True)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-        options.setdefault("connect_args", {"timeout": 15})
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     register_models()
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     i18n.init_app(app, babel)
     counters.init_app(app)
@@ -66,7 +65,6 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        from flask import redirect, request, url_for
         if is_api_request():
             raise NotAuthenticated("Sign in first.")
         return redirect(url_for("auth.login", next=request.full_path))
@@ -82,15 +80,13 @@ def _domain_module(domain: str, name: str):
 
 
 def register_models() -> None:
-    """Import every domain's models so the metadata (and Alembic) sees all tables."""
-    from . import idempotency  # noqa: F401
+    """Import every domain's models so the metadata (and Alembic) sees all tables (the
+    idempotency records' model is imported above)."""
     for domain in DOMAINS:
         _domain_module(domain, "models")
 
 
 def register_blueprints(app: Flask) -> None:
-    from .extensions import api, csrf
-
     for domain in DOMAINS:
         api_module = _domain_module(domain, "api")
         if api_module is not None:
@@ -102,18 +98,15 @@ def register_blueprints(app: Flask) -> None:
         if views_module is not None:
             app.register_blueprint(views_module.bp)
     if app.config.get("BENCHMARK_ENDPOINTS"):
-        from .benchmark import bp as bench_bp
         csrf.exempt(bench_bp)
         app.register_blueprint(bench_bp)
 
 
 def register_errors(app: Flask) -> None:
-    from .errors import register_error_handlers
     register_error_handlers(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from . import templating
     templating.init_app(app)
 
 

@@ -3,9 +3,9 @@
 `GET /bench/bare` is the framework ceiling (no database). `POST /bench/write` is the floor of
 any correct write: one conditional UPDATE and one INSERT in raw SQL, then commit. Two references,
 not ceilings, show what a database round trip costs next to `bare`: `GET /bench/read`, one
-primary-key SELECT on the hot-read path the till uses (`database.hot_reads`, a prepared
-statement in autocommit), and `POST /bench/till-read`, the till quote's own read with its body
-and terminal key and a fixed answer. Their two tables are benchmark-only
+primary-key SELECT through the session, as every request reads, and `POST /bench/till-read`,
+the till quote's own read (`transactions.service.payment_read`) with its body and terminal key
+and a fixed answer. Their two tables are benchmark-only
 scaffolding, created on first use, not part of the schema.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import bindparam, literal_column, select, table, text
 
 from . import clock
-from .database import hot_reads, read_rows
 from .extensions import db
+from .money import parse_yuan
+from .transactions.api import terminal_key_from_request
+from .transactions.service import TillRef, payment_read
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 
@@ -58,9 +60,8 @@ _READ = select(literal_column("value")).select_from(table("bench_counters")).whe
 @bp.get("/read")
 def read():
     _ensure_tables()
-    with hot_reads():
-        rows = read_rows(_READ, {"id": os.getpid() % COUNTER_ROWS + 1})
-    return jsonify(ok=bool(rows))
+    value = db.session.scalar(_READ, {"id": os.getpid() % COUNTER_ROWS + 1})
+    return jsonify(ok=value is not None)
 
 
 @bp.post("/till-read")
@@ -69,14 +70,10 @@ def till_read():
     (terminal key, store, merchant, card, member, the member's offer counters at this price) —
     with the same body and key, then a fixed answer: no engine, no quote. What a quote costs
     before it computes anything."""
-    from .money import parse_yuan
-    from .transactions.api import terminal_key_from_request
-    from .transactions.service import till_for_key_fast
     body = request.get_json()
-    with hot_reads():
-        till, card = till_for_key_fast(terminal_key_from_request(), card_number=body["card_number"],
-                                       amount_fen=parse_yuan(body["amount"]))
-    return jsonify(ok=card is not None and card[0] is not None)
+    read = payment_read(TillRef(terminal_key=terminal_key_from_request()), amount_fen=parse_yuan(body["amount"]),
+                        day=clock.business_day(), card_number=body["card_number"])
+    return jsonify(ok=read.card.id > 0)
 
 
 @bp.post("/write")

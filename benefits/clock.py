@@ -36,7 +36,7 @@ def china_day_bounds_utc(day: date) -> tuple[datetime, datetime]:
 
 
 def as_utc(value: datetime) -> datetime:
-    """Values read back from SQLite come naive; they were stored as UTC."""
+    """The same instant, aware and in UTC; a naive value is taken to be UTC, as every stored time is."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 

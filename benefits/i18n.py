@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import request, session
+from flask import current_app, request, session
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -19,7 +19,6 @@ def translation_directories() -> str:
 
 
 def select_locale() -> str:
-    from flask import current_app
     wanted = request.args.get("lang") or session.get("lang")
     return wanted if wanted in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 

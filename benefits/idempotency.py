@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 from flask import request
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import now
-from .database import defer_write, run_rows
 from .errors import Conflict, ValidationError
 from .extensions import db
 
@@ -52,13 +52,6 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, print_: str) -> tuple[Any, int]:
-    if record.fingerprint != print_:
-        raise Conflict("This Idempotency-Key was already used with a different request.",
-                       code="idempotency_key_reused")
-    return record.response, record.status_code
-
-
 def run_once(scope: str, key: str | None, payload: Any,
              operation: Callable[[], tuple[Any, int]]) -> tuple[Any, int]:
     """Run `operation` (which returns a JSON-able body and a status) at most once per key.
@@ -71,42 +64,22 @@ def run_once(scope: str, key: str | None, payload: Any,
     # One statement claims the key. A concurrent request holding the same key makes this wait on
     # the unique index until it commits (then nothing is inserted and we replay its answer) or
     # rolls back (then the row is ours); nothing raises, so no savepoint is needed.
-    claimed = run_rows(_claim_statement(), {"scope": scope, "key": key, "fingerprint": print_, "at": now()})
-    record_id = claimed[0][0] if claimed else None
+    record_id = db.session.scalar(_CLAIM, {"scope": scope, "key": key, "fingerprint": print_, "at": now()})
     if record_id is None:
-        found = db.session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-            .execution_options(populate_existing=True))
-        return _replay(found, print_)
+        found = db.session.execute(select(_T.c.fingerprint, _T.c.response, _T.c.status_code)
+                                   .where(_T.c.scope == scope, _T.c.key == key)).one()
+        if found.fingerprint != print_:
+            raise Conflict("This Idempotency-Key was already used with a different request.",
+                           code="idempotency_key_reused")
+        return found.response, found.status_code
     body, status = operation()
-    defer_write(_store_statement(), {"record_id": record_id, "response": body, "status_code": status})
+    db.session.execute(_STORE, {"record_id": record_id, "response": body, "status_code": status})
     return body, status
 
 
-_STATEMENTS: dict = {}
-
-
-def _claim_statement():
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once per dialect."""
-    dialect = db.session.get_bind().dialect.name
-    stmt = _STATEMENTS.get(("claim", dialect))
-    if stmt is None:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        table = IdempotencyRecord.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _STATEMENTS[("claim", dialect)] = (
-            insert(table).values(scope=bindparam("scope"), key=bindparam("key"), fingerprint=bindparam("fingerprint"),
-                                 status_code=0, response=None, created_at=bindparam("at"))
-            .on_conflict_do_nothing(index_elements=[table.c.scope, table.c.key]).returning(table.c.id))
-    return stmt
-
-
-def _store_statement():
-    stmt = _STATEMENTS.get("store")
-    if stmt is None:
-        table = IdempotencyRecord.__table__
-        stmt = _STATEMENTS["store"] = (update(table).where(table.c.id == bindparam("record_id"))
-                                       .values(response=bindparam("response", type_=JSON),
-                                               status_code=bindparam("status_code")))
-    return stmt
+_T = IdempotencyRecord.__table__
+_CLAIM = (insert(_T).values(scope=bindparam("scope"), key=bindparam("key"), fingerprint=bindparam("fingerprint"),
+                            status_code=0, response=None, created_at=bindparam("at"))
+          .on_conflict_do_nothing(index_elements=[_T.c.scope, _T.c.key]).returning(_T.c.id))
+_STORE = (update(_T).where(_T.c.id == bindparam("record_id"))
+          .values(response=bindparam("response", type_=JSON), status_code=bindparam("status_code")))

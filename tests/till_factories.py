@@ -4,7 +4,8 @@ from __future__ import annotations
 import itertools
 
 from benefits.merchants import service as merchants
-from benefits.promotions import service as promotions
+from benefits.promotions import rules as promotions
+from benefits.promotions import service as offers
 from tests.factories import PASSWORD
 
 _seq = itertools.count(1)
@@ -34,14 +35,29 @@ def rule(scope, name: str = "满200减40", **terms):
     return promotions.create_rule(None, scope, data)
 
 
-def allot_slices(rule_id: int, per_slice: list[int]) -> None:
-    """Budget slices already allotted (each holding `per_slice[n]` unspent, 100.00 already spent)
-    and nothing left unallotted on the rule row: payments take from the slices until they run
-    dry, then fold them back under the rule row's lock."""
-    from benefits.extensions import db
-    from benefits.promotions.models import PromotionBudgetSlice, PromotionRule
-    for number, allot in enumerate(per_slice):
-        db.session.add(PromotionBudgetSlice(rule_id=rule_id, slice=number, allot_fen=allot + 10_000,
-                                            used_fen=10_000, uses=1))
-    rules = PromotionRule.__table__
-    db.session.execute(rules.update().values(budget_used_fen=rules.c.budget_fen).where(rules.c.id == rule_id))
+def _read(member, store, amount_fen: int, at):
+    from benefits import clock
+    from benefits.transactions import service as till
+    return till.payment_read(till.TillRef(store_id=store.id), amount_fen=amount_fen, day=clock.business_day(at),
+                             card_id=member.current_card.id)
+
+
+def quote(*, member, store, amount_fen: int, at=None, **_ignored):
+    """What the till would quote this member at this store (the till's own read, then the engine)."""
+    from benefits import clock
+    at = at or clock.now()
+    read = _read(member, store, amount_fen, at)
+    p = offers.purchase(member=read.card.member, card=read.card, merchant=read.till.merchant, store=read.till.store,
+                        amount_fen=amount_fen, at=at)
+    return offers.quote(p, read.live)
+
+
+def apply(*, member, store, amount_fen: int, usage_key: str, at=None, **_ignored):
+    """Choose and take the offer as a confirm does (without recording a card transaction)."""
+    from benefits import clock
+    at = at or clock.now()
+    read = _read(member, store, amount_fen, at)
+    p = offers.purchase(member=read.card.member, card=read.card, merchant=read.till.merchant, store=read.till.store,
+                        amount_fen=amount_fen, at=at)
+    return offers.apply(p, read.card.member_id, read.live, lambda: _read(member, store, amount_fen, at).live,
+                        usage_key=usage_key)

@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from bench.harness import Scenario
 from benefits.auth.models import User
+from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.members.models import Member
 from benefits.orgs.models import Organisation
@@ -69,20 +70,23 @@ def _members() -> list[str]:
 
 
 def prepare(app) -> dict:
-    province = db.session.scalar(select(Organisation).where(Organisation.parent_id.is_(None)).order_by(Organisation.id))
-    point = _point(province)
-    have = db.session.scalar(select(func.count(Prize.id)))
-    for i in range(have, MALL - 2):
-        _prize(province, point, f"压测奖品{i + 1:03d}", 100 + 37 * i, 1000)
-    sold_out = _prize(province, point, SOLD_OUT, 100, 0)
-    plenty = _prize(province, point, PLENTY, 1, 1_000_000)
-    if plenty.stock < 100_000:
-        prizes.restock(None, province, plenty, 1_000_000, point.id, note="bench")
-    crowd = _crowd_prizes(province, point)
-    usernames = _members()
-    print(f"prizes: {db.session.scalar(select(func.count(Prize.id)))} prizes, {len(usernames)} members with points, "
-          f"{len(crowd)} prizes for the crowd")
-    return {"sold_out": sold_out.id, "plenty": plenty.id, "point": point.id, "usernames": usernames, "crowd": crowd}
+    with unit_of_work():  # as any caller of the services: their Redis syncs run once it commits
+        province = db.session.scalar(select(Organisation).where(Organisation.parent_id.is_(None))
+                                     .order_by(Organisation.id))
+        point = _point(province)
+        have = db.session.scalar(select(func.count(Prize.id)))
+        for i in range(have, MALL - 2):
+            _prize(province, point, f"压测奖品{i + 1:03d}", 100 + 37 * i, 1000)
+        sold_out = _prize(province, point, SOLD_OUT, 100, 0)
+        plenty = _prize(province, point, PLENTY, 1, 1_000_000)
+        if plenty.stock < 100_000:
+            prizes.restock(None, province, plenty, 1_000_000, point.id, note="bench")
+        state = {"sold_out": sold_out.id, "plenty": plenty.id, "point": point.id, "usernames": _members(),
+                 "crowd": _crowd_prizes(province, point)}
+        total = db.session.scalar(select(func.count(Prize.id)))
+    print(f"prizes: {total} prizes, {len(state['usernames'])} members with points, "
+          f"{len(state['crowd'])} prizes for the crowd")
+    return state
 
 
 def _crowd_prizes(province, point) -> list[int]:

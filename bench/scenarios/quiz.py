@@ -20,6 +20,7 @@ import random
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 from sqlalchemy import func, insert, or_, select, text, update
 from werkzeug.security import generate_password_hash
 
@@ -29,7 +30,7 @@ from benefits.auth.models import User
 from benefits.extensions import db
 from benefits.members.models import Member
 from benefits.orgs.models import Organisation
-from benefits.quiz import importers, service
+from benefits.quiz import attempts, bank, importers, quizzes
 from benefits.quiz.demo import JOB_TYPES, generate_rows
 from benefits.quiz.models import Question, Quiz
 
@@ -49,12 +50,12 @@ GROUP = MAX_RATE * SECONDS + CONNECTIONS
 def _top_up_bank() -> int:
     have = db.session.scalar(select(func.count()).select_from(Question)) or 0
     if have < BANK:
-        known = service.resolve_job_types({name for _c, name in JOB_TYPES})
+        known = bank.resolve_job_types({name for _c, name in JOB_TYPES})
         for code, name in JOB_TYPES:
             if name not in known:
-                service.create_job_type(None, code, name)
-        questions, problems = importers._table(generate_rows(BANK - have, random.Random(have)))
-        service.import_questions(None, questions, problems, skip_bad=True)
+                bank.create_job_type(None, code, name)
+        questions, problems = importers.parse_rows(generate_rows(BANK - have, random.Random(have)))
+        bank.import_questions(None, questions, problems, skip_bad=True)
     return db.session.scalar(select(func.count()).select_from(Question))
 
 
@@ -62,8 +63,8 @@ def _bench_quiz() -> Quiz:
     """A new quiz for this run (earlier runs' bench members have open attempts in theirs)."""
     db.session.execute(update(Quiz).where(Quiz.title.like(TITLE + "%")).values(is_enabled=False))
     province = db.session.scalar(select(Organisation).where(Organisation.parent_id.is_(None)).order_by(Organisation.id))
-    return service.create_quiz(None, province, {
-        "title": f"{TITLE} {clock.now():%Y%m%d%H%M%S}", "job_type_ids": [jt.id for jt in service.job_types()],
+    return quizzes.create_quiz(None, province, {
+        "title": f"{TITLE} {clock.now():%Y%m%d%H%M%S}", "job_type_ids": [jt.id for jt in bank.job_types()],
         "question_count": 20, "mode": "scored", "points_per_correct": 1, "pass_percent": 80, "pass_bonus": 5})
 
 
@@ -89,14 +90,14 @@ def _accounts(count: int) -> list[Member]:
 def _open_attempts_with_answers(quiz_id: int, members: list[Member]) -> list[int]:
     """An open attempt per member, started the API's way, with every answer saved as
     `save_answers` stores it (original letters, server time): 80 % right, else shown option A."""
-    attempts = [service.start_attempt_view(m.id, quiz_id)["id"] for m in members]
+    started = [attempts.start_attempt(m.id, quiz_id)["id"] for m in members]
     db.session.execute(text("""
         UPDATE quiz_attempt_questions AS aq
         SET chosen = CASE WHEN random() < 0.8 THEN q.answer ELSE substr(aq.option_order, 1, 1) END,
             answered_at = :at
         FROM quiz_questions AS q
-        WHERE q.id = aq.question_id AND aq.attempt_id = ANY(:ids)"""), {"ids": attempts, "at": clock.now()})
-    return attempts
+        WHERE q.id = aq.question_id AND aq.attempt_id = ANY(:ids)"""), {"ids": started, "at": clock.now()})
+    return started
 
 
 def prepare(app) -> dict:
@@ -104,10 +105,10 @@ def prepare(app) -> dict:
     quiz = _bench_quiz()
     members = _accounts(2 * GROUP)
     starters, submitters = members[:GROUP], members[GROUP:]
-    attempts = _open_attempts_with_answers(quiz.id, submitters)
-    print(f"quiz: {total} questions, quiz {quiz.id}, {len(starters)} starters, {len(attempts)} open attempts")
+    opened = _open_attempts_with_answers(quiz.id, submitters)
+    print(f"quiz: {total} questions, quiz {quiz.id}, {len(starters)} starters, {len(opened)} open attempts")
     return {"quiz_id": quiz.id, "starters": [m.id_number for m in starters],
-            "submitters": [(m.id_number, a) for m, a in zip(submitters, attempts)]}
+            "submitters": [(m.id_number, a) for m, a in zip(submitters, opened)]}
 
 
 def _cookies(server, usernames: list[str]) -> list[str]:
@@ -139,13 +140,11 @@ def _lua(pairs: list[tuple[str, str]]) -> str:
 
 
 def _attempts_made(quiz_id: int, server) -> int:
-    import psycopg
     with psycopg.connect(server.database_url, autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM quiz_attempts WHERE quiz_id = %s", (quiz_id,)).fetchone()[0]
 
 
 def _submitted(quiz_id: int, server) -> int:
-    import psycopg
     with psycopg.connect(server.database_url, autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM quiz_attempts WHERE quiz_id = %s AND status = 'submitted'",
                             (quiz_id,)).fetchone()[0]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import functools
 
+from flask import redirect, request, url_for
 from flask_login import current_user
 
-from ..errors import Forbidden, NotAuthenticated
+from ..errors import Forbidden, NotAuthenticated, is_api_request
 from ..orgs.models import Organisation
 
 
@@ -14,8 +15,6 @@ def _require(role: str):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
-                from flask import redirect, request, url_for
-                from ..errors import is_api_request
                 if is_api_request():
                     raise NotAuthenticated("Sign in first.")
                 return redirect(url_for("auth.login", next=request.full_path))

@@ -1,15 +1,13 @@
 """Accounts, sign-in and activation."""
 from __future__ import annotations
 
-from flask import current_app, session
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
+from flask import session
+from flask_login import user_logged_in, user_logged_out
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
 from ..audit import service as audit
-from ..database import run_rows
 from ..errors import Conflict, DomainError, TooManyRequests, ValidationError
 from ..extensions import db
 from ..members import service as members
@@ -115,20 +113,6 @@ def rotate_sessions(user: User) -> None:
     db.session.flush()
 
 
-def disable_member_login(member: Member) -> None:
-    user = db.session.scalar(select(User).where(User.member_id == member.id))
-    if user is not None:
-        user.is_enabled = False
-        rotate_sessions(user)
-
-
-def enable_member_login(member: Member) -> None:
-    user = db.session.scalar(select(User).where(User.member_id == member.id))
-    if user is not None:
-        user.is_enabled = True
-        db.session.flush()
-
-
 def set_enabled(actor, user: User, enabled: bool) -> User:
     before = {"enabled": user.is_enabled}
     user.is_enabled = enabled
@@ -141,65 +125,40 @@ def set_enabled(actor, user: User, enabled: bool) -> User:
     return user
 
 
-_USER_ROW = None
-
-
-_USER_COLUMNS = tuple(c.name for c in User.__table__.c)
-
-
-def _user_row_statement():
-    global _USER_ROW
-    if _USER_ROW is None:
-        t = User.__table__
-        _USER_ROW = select(*(t.c[name] for name in _USER_COLUMNS)).where(t.c.id == bindparam("id"))
-    return _USER_ROW
-
-
 def load_user(session_id: str) -> User | None:
-    """Flask-Login loader: the id carries the session token, so rotated sessions stop here.
-
-    Runs on every signed-in request, so it reads the row with a Core statement and attaches it to
-    the session as a persistent User (`make_transient_to_detached` + `add`: no second query, and
-    relationships load lazily as usual) instead of paying for an ORM entity load.
-    """
+    """Flask-Login loader: the id carries the session token, so rotated sessions stop here."""
     try:
         user_id, token = session_id.split(":", 1)
         uid = int(user_id)
     except (ValueError, TypeError, AttributeError):
         return None
-    user = db.session.identity_map.get(identity_key(User, uid))
-    if user is None:
-        rows = run_rows(_user_row_statement(), {"id": uid})
-        if not rows:
-            return None
-        user = User(**dict(zip(_USER_COLUMNS, rows[0])))
-        make_transient_to_detached(user)
-        db.session.add(user)
-    if user.session_token != token or not user.is_enabled:
+    if not 0 < uid <= MAX_ID:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.session_token != token or not user.is_enabled:
         return None
     return user
 
 
-def session_identity() -> tuple[int, str] | None:
-    """(user id, session token) as the signed session names them; no database round trip.
-
-    For one-statement hot paths (prize redemption, quiz start and submit) that repeat
-    `load_user`'s checks (token, enabled) inside their own SQL instead of loading the user."""
-    raw = session.get("_user_id")
-    if not raw:
-        return None
-    user_id, _, token = str(raw).partition(":")
-    try:
-        return int(user_id), token
-    except ValueError:
-        return None
+MAX_ID = 2**31 - 1
+SESSION_USER_KEY = "uid"
 
 
-def session_as_flask_login_takes_it() -> bool:
-    """True when Flask-Login would load the session's user id as it is (its session protection
-    passes); otherwise a hot path leaves the request to Flask-Login's own checks."""
-    manager = current_app.login_manager
-    mode = current_app.config.get("SESSION_PROTECTION", manager.session_protection)
-    if not mode or mode not in ("basic", "strong"):
-        return True
-    return session.get("_id") == manager._session_identifier_generator()
+@user_logged_in.connect
+def _remember_user_id(_app, user) -> None:
+    session[SESSION_USER_KEY] = user.id
+
+
+@user_logged_out.connect
+def _forget_user_id(_app, user) -> None:
+    session.pop(SESSION_USER_KEY, None)
+
+
+def signed_user_id() -> int | None:
+    """The user id the signed session cookie names, read without touching the database.
+
+    Only for answers that anyone signed in may see and that change nothing (a sold-out prize
+    refused by the Redis gate): anything that writes loads the user through Flask-Login
+    (`load_user`: session token, enabled) inside its unit of work."""
+    value = session.get(SESSION_USER_KEY)
+    return value if type(value) is int else None

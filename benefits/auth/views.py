@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..database import unit_of_work
 from ..errors import DomainError
+from ..extensions import api
 from . import service
 from .forms import ActivateForm, LoginForm
 
@@ -19,12 +20,11 @@ def home_for(user) -> str:
     if user.role == "admin":
         return url_for("admin.dashboard")
     if user.role == "merchant_staff":
-        return url_for("merchants.terminal") if "merchants.terminal" in _endpoints() else url_for("auth.index")
+        return url_for("transactions.terminal") if "transactions.terminal" in _endpoints() else url_for("auth.index")
     return url_for("member.home")
 
 
 def _endpoints() -> set[str]:
-    from flask import current_app
     return {rule.endpoint for rule in current_app.url_map.iter_rules()}
 
 
@@ -105,7 +105,6 @@ def activate():
 
 @bp.get("/lang/<code>")
 def set_language(code: str):
-    from flask import current_app
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(_safe_next(request.args.get("next")) or url_for("auth.index"))
@@ -145,7 +144,6 @@ def _operations(spec: dict) -> list[dict]:
 @bp.get("/api/v1/docs")
 def api_docs():
     """The API reference, rendered here from the OpenAPI document (works offline, no CDN)."""
-    from ..extensions import api
     spec = api.spec.to_dict()
     return render_template("auth/api_docs.html", spec=spec, operations=_operations(spec),
                            schemas=spec.get("components", {}).get("schemas", {}))

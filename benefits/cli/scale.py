@@ -3,9 +3,9 @@ province → 16 cities → 105 counties → grassroots tree, 473,216 members wit
 40,001 cards (DOMAIN.md, Bozhou figures).
 
 It tops the database up to those totals on top of the normal demo data, so the demo accounts
-keep working and a second run adds nothing. Rows go in with COPY on PostgreSQL and executemany
-batches on SQLite (`importing.bulk_insert`), with explicit ids so the tree paths and card
-owners are known without reading anything back; sequences are moved past them afterwards.
+keep working and a second run adds nothing. Rows go in with COPY (`importing.bulk_insert`),
+with explicit ids so the tree paths and card owners are known without reading anything back;
+sequences are moved past them afterwards.
 """
 from __future__ import annotations
 
@@ -197,10 +197,9 @@ def load_scale(size: ScaleSize, *, seed: int = 473216, progress: ProgressFactory
             "cards", ("id", "member_id", "number", "status", "issued_at", "status_changed_at", "replaces_card_id"),
             _card_rows(holders, _next_id(Card), rng, taken), bar("Cards", missing_cards))
 
-    if db.session.connection().dialect.name == "postgresql":
-        for table in ("organisations", "members", "cards"):
-            db.session.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-        db.session.execute(text("ANALYZE organisations, members, cards"))
+    for table in ("organisations", "members", "cards"):
+        db.session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+    db.session.execute(text("ANALYZE organisations, members, cards"))
     db.session.flush()
     return result

@@ -4,9 +4,8 @@ A file is read completely, every row is checked, and only then is anything writt
 with any bad row imports nothing unless `skip_invalid` is asked for. Checks: organisation code
 known (and inside the admin's subtree on the page), name, national ID (shape, birth date,
 GB 11643 check digit), phone, category, duplicates inside the file and against the database.
-Good rows go in with bulk inserts (COPY on PostgreSQL, executemany batches on SQLite) inside the
-caller's single transaction, so a failure half-way leaves nothing behind; one audit entry
-records who imported which file and the counts.
+Good rows go in with one COPY stream inside the caller's single transaction, so a failure
+half-way leaves nothing behind; one audit entry records who imported which file and the counts.
 """
 from __future__ import annotations
 
@@ -16,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import insert, select
+import openpyxl
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, spreadsheets
@@ -156,7 +156,6 @@ def _cell_text(value) -> str:
 
 def _read_xlsx(data: bytes, max_uncompressed: int) -> list[tuple[int, list[str]]]:
     check_xlsx_archive(data, max_uncompressed)
-    import openpyxl
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
@@ -295,35 +294,18 @@ def check_rows(table: list[tuple[int, list[str]]], scope: Organisation | None,
 
 def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence], progress: Progress | None = None,
                 batch: int = BATCH) -> int:
-    """Insert plain tuples into `table` on the session's connection (same transaction).
-
-    PostgreSQL: one COPY stream. SQLite: executemany in batches. Returns the row count.
+    """COPY plain tuples into `table` on the session's connection (same transaction), reporting
+    progress every `batch` rows. Returns the row count.
     """
-    connection = db.session.connection()
     count = 0
-    if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor:
-            with cursor.copy(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-                    if progress and count % batch == 0:
-                        progress(batch)
-    else:
-        statement = insert(db.metadata.tables[table])
-        pending: list[dict] = []
-        for row in rows:
-            pending.append(dict(zip(columns, row)))
-            if len(pending) == batch:
-                connection.execute(statement, pending)
-                count += len(pending)
-                pending = []
-                if progress:
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+                if progress and count % batch == 0:
                     progress(batch)
-        if pending:
-            connection.execute(statement, pending)
-            count += len(pending)
     if progress:
         progress(count % batch)
     return count

@@ -47,8 +47,7 @@ class Card(db.Model):
         CheckConstraint("status IN ('active','frozen','lost','cancelled')", name="status_known"),
         # A member holds at most one usable (active or frozen) card at a time.
         Index("uq_cards_one_live_per_member", "member_id", unique=True,
-              postgresql_where=text("status IN ('active','frozen')"),
-              sqlite_where=text("status IN ('active','frozen')")),
+              postgresql_where=text("status IN ('active','frozen')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -6,7 +6,7 @@ import secrets
 from datetime import date, timedelta
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
@@ -16,6 +16,7 @@ from ..extensions import db
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
 from ..pii import InvalidIdNumber, mask_id_number, mask_phone, normalise_id_number, normalise_phone
+from ..auth.models import User, new_session_token
 from .models import CATEGORIES, ActivationCode, Card, Member
 
 CARD_PREFIX = "6231"
@@ -225,8 +226,7 @@ def record_leave(actor, member: Member) -> Member:
         if card.status in ("active", "frozen"):
             _change_status(actor, card, ("active", "frozen"), "cancelled", "card.cancel")
     member.status, member.left_on = "left", clock.business_day()
-    from ..auth.service import disable_member_login  # auth depends on members, not the reverse
-    disable_member_login(member)
+    _set_login_enabled(member, False)
     db.session.flush()
     audit.record(actor, "member.leave", "member", member.id, org_id=member.org_id, before=before,
                  after=member_snapshot(member))
@@ -238,23 +238,20 @@ def record_rejoin(actor, member: Member) -> Member:
         raise Conflict("this member is already active", code="member_active")
     before = member_snapshot(member)
     member.status, member.left_on = "active", None
-    from ..auth.service import enable_member_login
-    enable_member_login(member)
+    _set_login_enabled(member, True)
     db.session.flush()
     audit.record(actor, "member.rejoin", "member", member.id, org_id=member.org_id, before=before,
                  after=member_snapshot(member))
     return member
 
 
-def card_for_payment(number: str) -> Card:
-    """The card a till may charge, or a refusal the cashier can read out."""
-    # the member and their union come in the same query: every till request needs them
-    card = db.session.scalar(select(Card).where(Card.number == (number or "").strip())
-                             .options(joinedload(Card.member).joinedload(Member.org)))
-    if card is None:
-        raise NotFound("未找到此卡号。 No card with this number.", code="unknown_card")
-    check_payable(card.status, card.member.status)
-    return card
+def _set_login_enabled(member: Member, enabled: bool) -> None:
+    """A member who leaves can no longer sign in (every session of theirs ends); one who rejoins can."""
+    user = db.session.scalar(select(User).where(User.member_id == member.id))
+    if user is not None:
+        user.is_enabled = enabled
+        if not enabled:
+            user.session_token = new_session_token()
 
 
 def check_payable(card_status: str, member_status: str) -> None:

@@ -9,7 +9,7 @@ from ..auth.access import admin_required, current_actor, current_scope
 from ..database import transactional
 from ..orgs import service as orgs
 from ..pagination import paginate
-from ..transactions import service as transactions
+from ..transactions import settlement
 from ..transactions.schemas import TillStatementSchema
 from . import service
 from .schemas import (CashierInSchema, CashierOutSchema, CloseStatementSchema, IssuedKeySchema, MerchantInSchema,
@@ -137,7 +137,7 @@ class Statements(MethodView):
     @transactional
     def post(self, data, merchant_id):
         """Close the merchant's open period through a past China day."""
-        return transactions.close_statement(current_actor(), _merchant(merchant_id), data["through"])
+        return settlement.close_statement(current_actor(), _merchant(merchant_id), data["through"])
 
 
 @blp.route("/report")
@@ -148,4 +148,4 @@ class Report(MethodView):
     @blp.response(200, MerchantReportRowSchema(many=True))
     def get(self, args):
         """Per merchant in your scope: volume, discount and funders' shares, net of refunds."""
-        return transactions.merchant_report(current_scope(), args["start"], args["end"])
+        return settlement.merchant_report(current_scope(), args["start"], args["end"])

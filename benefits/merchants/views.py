@@ -1,30 +1,26 @@
-"""Merchant pages: the union admin's onboarding console and the cashier's till, day list and statements."""
+"""Merchant pages: the union admin's onboarding console (the cashier's till is in `transactions`)."""
 from __future__ import annotations
 
-import csv
-import io
-import uuid
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
-from .. import clock, idempotency
-from ..auth.access import admin_required, current_actor, current_scope, merchant_staff_required
+from .. import clock
+from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
 from ..extensions import db
-from ..money import MoneyFormatError, parse_yuan
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
 from ..pagination import paginate
 from ..pii import mask_phone
-from ..transactions import service as transactions
+from ..transactions import settlement
 from . import service
-from .forms import (ActionForm, CashierForm, CloseStatementForm, ConfirmForm, MerchantForm, RefundForm, StoreForm,
-                    TerminalKeyForm, TillForm, category_names, status_names)
+from ..transactions.views import statement_page
+from .forms import (ActionForm, CashierForm, CloseStatementForm, MerchantForm, StoreForm, TerminalKeyForm,
+                    category_names, status_names)
 
 bp = Blueprint("merchants", __name__)
 
@@ -104,8 +100,8 @@ def _render_detail(merchant, status: int = 200, new_key: str | None = None, **fo
     context.update(forms)
     return render_template(
         "merchants/admin_detail.html", merchant=merchant, staff=service.staff_of(merchant),
-        keys=service.terminal_keys_of(merchant), statements=transactions.statements_of(merchant),
-        open_totals=transactions.period_totals(merchant.id, None), new_key=new_key, **_labels(), **context), status
+        keys=service.terminal_keys_of(merchant), statements=settlement.statements_of(merchant),
+        open_totals=settlement.period_totals(merchant.id, None), new_key=new_key, **_labels(), **context), status
 
 
 @bp.get("/admin/merchants/<int:merchant_id>")
@@ -214,7 +210,7 @@ def statement_close(merchant_id: int):
     if form.validate_on_submit():
         try:
             with unit_of_work():
-                transactions.close_statement(current_actor(), merchant, form.through.data)
+                settlement.close_statement(current_actor(), merchant, form.through.data)
             flash(_("结算单已生成。"), "success")
             return redirect(url_for("merchants.merchant_detail", merchant_id=merchant_id))
         except DomainError as exc:
@@ -227,7 +223,7 @@ def statement_close(merchant_id: int):
 @admin_required
 def admin_statement(merchant_id: int, statement_id: int):
     merchant = service.get_merchant_in_scope(current_scope(), merchant_id)
-    return _statement_page(merchant, transactions.get_statement(merchant, statement_id), admin=True)
+    return statement_page(merchant, settlement.get_statement(merchant, statement_id), admin=True)
 
 
 @bp.get("/admin/merchants/report")
@@ -237,162 +233,11 @@ def merchant_report():
     try:
         start = date.fromisoformat(request.args.get("start") or today.replace(day=1).isoformat())
         end = date.fromisoformat(request.args.get("end") or today.isoformat())
-        rows = transactions.merchant_report(current_scope(), start, end)
+        rows = settlement.merchant_report(current_scope(), start, end)
     except ValueError:
         flash(_("日期格式应为 YYYY-MM-DD。"), "error")
         start, end = today.replace(day=1), today
-        rows = transactions.merchant_report(current_scope(), start, end)
+        rows = settlement.merchant_report(current_scope(), start, end)
     totals = {k: sum(r[k] for r in rows) for k in ("transactions", "refunds", "amount_fen", "discount_fen",
                                                     "union_fen", "bank_fen", "merchant_fen")}
     return render_template("merchants/admin_report.html", rows=rows, totals=totals, start=start, end=end, **_labels())
-
-
-# --- cashier: the till ------------------------------------------------------------------------
-
-def _cashier_till(store_id: int | None = None) -> transactions.Till:
-    return transactions.till_for_cashier(current_user, store_id)
-
-
-def _payment(code: str) -> dict:
-    code = (code or "").strip()
-    return {"qr_token": code} if transactions.is_pay_token(code) else {"card_number": code}
-
-
-def _amount_fen(text: str) -> int:
-    try:
-        return parse_yuan(text or "")
-    except MoneyFormatError:
-        raise ValidationError(_("金额格式不对：请输入大于零、最多两位小数的金额，如 128.50。"),
-                              details={"fields": {"amount": "invalid"}}) from None
-
-
-@bp.route("/till", methods=["GET", "POST"])
-@merchant_staff_required
-def terminal():
-    till = _cashier_till()
-    form = TillForm()
-    quote = card = error = confirm = None
-    if form.validate_on_submit():
-        try:
-            amount = _amount_fen(form.amount.data)
-            card, quote = transactions.quote_transaction(till, amount_fen=amount, **_payment(form.code.data))
-            confirm = ConfirmForm(formdata=None, data={"code": form.code.data.strip(), "amount": form.amount.data.strip(),
-                                                       "key": uuid.uuid4().hex})
-        except DomainError as exc:
-            error = exc.message
-    elif request.method == "POST":
-        error = _("请输入会员卡号（或扫描付款码）和消费金额。")
-    status = 200 if request.method == "GET" or quote is not None else 400
-    return render_template("merchants/terminal.html", till=till, form=form, quote=quote, card=card, error=error,
-                           confirm=confirm), status
-
-
-@bp.post("/till/confirm")
-@merchant_staff_required
-def terminal_confirm():
-    till = _cashier_till()
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        flash(_("请重新输入后确认。"), "error")
-        return redirect(url_for("merchants.terminal"))
-    try:
-        amount = _amount_fen(form.amount.data)
-        payment = _payment(form.code.data)
-        with unit_of_work():
-            def confirm():
-                txn = transactions.confirm_transaction(till, amount_fen=amount, **payment)
-                return {"id": txn.id}, 201
-            body, _status = idempotency.run_once(f"till.page:{till.merchant.id}", form.key.data,
-                                                 {"amount": amount, **payment}, confirm)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("merchants.terminal"))
-    flash(_("交易已完成。"), "success")
-    return redirect(url_for("merchants.till_transaction", transaction_id=body["id"]))
-
-
-@bp.get("/till/transactions")
-@merchant_staff_required
-def till_transactions():
-    till = _cashier_till()
-    try:
-        day = date.fromisoformat(request.args["day"]) if request.args.get("day") else clock.business_day()
-    except ValueError:
-        day = clock.business_day()
-    items = transactions.transactions_of_day(till.merchant, day)
-    return render_template("merchants/till_transactions.html", till=till, day=day, items=items,
-                           summary=transactions.day_summary(items), prev_day=day - timedelta(days=1),
-                           next_day=day + timedelta(days=1) if day < clock.business_day() else None)
-
-
-@bp.get("/till/transactions/<int:transaction_id>")
-@merchant_staff_required
-def till_transaction(transaction_id: int):
-    till = _cashier_till()
-    txn = transactions.get_transaction_for_merchant(till.merchant, transaction_id)
-    form = RefundForm(formdata=None, data={"key": uuid.uuid4().hex})
-    return render_template("merchants/till_transaction.html", till=till, txn=txn, form=form)
-
-
-@bp.post("/till/transactions/<int:transaction_id>/refund")
-@merchant_staff_required
-def till_refund(transaction_id: int):
-    till = _cashier_till()
-    transactions.get_transaction_for_merchant(till.merchant, transaction_id)
-    form = RefundForm()
-    if form.validate_on_submit():
-        try:
-            pay_fen = _amount_fen(form.amount.data) if (form.amount.data or "").strip() else None
-            with unit_of_work():
-                def refund():
-                    row = transactions.refund_transaction(till, transaction_id, pay_fen=pay_fen, reason=form.reason.data)
-                    return {"id": row.id}, 201
-                idempotency.run_once(f"till.page-refund:{till.merchant.id}", form.key.data,
-                                     {"transaction_id": transaction_id, "pay_fen": pay_fen}, refund)
-            flash(_("退款已完成。"), "success")
-        except DomainError as exc:
-            flash(exc.message, "error")
-    return redirect(url_for("merchants.till_transaction", transaction_id=transaction_id))
-
-
-@bp.get("/till/statements")
-@merchant_staff_required
-def till_statements():
-    merchant = _cashier_till().merchant
-    return render_template("merchants/till_statements.html", merchant=merchant,
-                           statements=transactions.statements_of(merchant),
-                           open_totals=transactions.period_totals(merchant.id, None),
-                           open_start=transactions.next_period_start(merchant))
-
-
-@bp.get("/till/statements/<int:statement_id>")
-@merchant_staff_required
-def till_statement(statement_id: int):
-    merchant = _cashier_till().merchant
-    return _statement_page(merchant, transactions.get_statement(merchant, statement_id), admin=False)
-
-
-@bp.get("/till/statements/open")
-@merchant_staff_required
-def till_statement_open():
-    return _statement_page(_cashier_till().merchant, None, admin=False)
-
-
-def _statement_page(merchant, statement, admin: bool):
-    sales, refunds = transactions.statement_lines(merchant, statement.id if statement else None)
-    totals = statement.totals if statement else transactions.period_totals(merchant.id, None)
-    return render_template("merchants/statement.html", merchant=merchant, statement=statement, totals=totals,
-                           sales=sales, refunds=refunds, admin=admin)
-
-
-@bp.get("/till/statements/<statement_id>.csv")
-@merchant_staff_required
-def till_statement_csv(statement_id: str):
-    merchant = _cashier_till().merchant
-    statement = None if statement_id == "open" else transactions.get_statement(
-        merchant, int(statement_id) if statement_id.isdigit() else 0)
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(transactions.statement_rows_for_csv(merchant, statement))
-    name = f"statement-{merchant.id}-{statement_id}.csv"
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -1,18 +1,20 @@
 """Prize mall API: members browse and redeem, pickup staff verify and hand over, admins manage."""
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
-from ..database import transactional, unit_of_work
-from ..errors import Forbidden, NotAuthenticated, error_body
+from ..auth.service import signed_user_id
+from ..database import transactional
+from ..errors import Forbidden, NotAuthenticated
+from ..extensions import db
 from ..idempotency import request_key
 from ..pagination import paginate
 from ..points import service as points
-from . import export, flow, gate, schemas, service
+from . import export, schemas, service
 
 URL_PREFIX = "/prizes"
 blp = Blueprint("prizes_api", __name__, description="Prize mall and redemption (积分商城)")
@@ -56,56 +58,22 @@ class PrizeDetail(MethodView):
         return schemas.prize_view(service.prize_for_member(member, prize_id), points.balance(member.id))
 
 
-_REDEEM_ARGS = schemas.RedeemArgs()  # an instance: not re-created per request (hot path)
-
-
-def _documented_arguments(schema):
-    """`blp.arguments`' OpenAPI documentation without its parsing: the redeem view parses the
-    body itself, after the Redis gate, so a refused request never pays for marshmallow."""
-    def decorator(func):
-        func._apidoc = blp.arguments(schema)(func)._apidoc
-        return func
-    return decorator
-
-
-def _parse_redeem_args() -> dict:
-    """The full marshmallow load (400/422 with per-field details), exactly as `blp.arguments`."""
-    return blp.ARGUMENTS_PARSER.parse(_REDEEM_ARGS, location="json")
-
-
-_REFUSALS: dict[tuple[int, str], tuple[str, int]] = {}
-
-
-def _refusal_response(outcome: str) -> Response:
-    """A Redis refusal (sold out, over a limit, …) as the app's DomainError handler renders it —
-    `jsonify(error_body(...))` with the error's status — built once per outcome, so a refused
-    request in a flash crowd skips the exception handling and the JSON encoding."""
-    app = current_app._get_current_object()
-    cached = _REFUSALS.get((id(app), outcome))
-    if cached is None:
-        exc = service.refusal_error(outcome)
-        cached = _REFUSALS[(id(app), outcome)] = (app.json.response(error_body(exc.code, exc.message, exc.details))
-                                                  .get_data(as_text=True), exc.status)
-    return app.response_class(cached[0], status=cached[1], mimetype=app.json.mimetype)
+_REDEEM_ARGS = schemas.RedeemArgs()  # an instance: webargs would build one per request from the class
 
 
 @blp.route("/<int:prize_id>/redeem")
 class Redeem(MethodView):
-    @_documented_arguments(_REDEEM_ARGS)
+    # No `member_required`: the Redis gate answers a sold-out or over-the-limit request from the
+    # signed session's user id alone, before the database; the service loads and checks the user
+    # (through Flask-Login) before it writes anything.
+    @blp.arguments(_REDEEM_ARGS)
     @blp.response(201, schemas.RedemptionOut)
     @blp.alt_response(409, description="sold_out, daily_quota_reached, member_limit_reached, insufficient_points, …")
-    def post(self, prize_id):
+    @transactional
+    def post(self, args, prize_id):
         """Redeem with one confirmation. Send `Idempotency-Key` to make retries safe."""
-        key = request_key()
-        raw = request.get_json(silent=True) if request.is_json else {}
-        plain = flow.plain_args(raw)
-        if plain is not None:  # what the schema would load, known without running it
-            answer = flow.redeem(prize_id, plain, key, express_ok=True, refused=_refusal_response)
-            return answer if isinstance(answer, Response) else _json(*answer)
-        quick = flow.quick_args(raw)
-        if quick is None:  # anything unusual: validate first, as any other endpoint does
-            return _json(*flow.redeem(prize_id, _parse_redeem_args(), key))
-        return _json(*flow.redeem(prize_id, quick, key, complete_args=_parse_redeem_args))
+        body = service.redeem_prize(prize_id, args, request_key(), user_id=signed_user_id(), signed_in=current_actor)
+        return _json(body, 201)
 
 
 @blp.route("/redemptions")
@@ -136,9 +104,12 @@ class CancelRedemption(MethodView):
     decorators = [member_required]
 
     @blp.response(200, schemas.RedemptionOut)
+    @transactional
     def post(self, redemption_id):
         """Cancel before pickup: the points and the stock come back."""
-        return _json(*flow.cancel(redemption_id))
+        member = current_user.member
+        r = service.cancel(member, redemption_id, current_user.id)
+        return _json(schemas.RedemptionOut().dump(schemas.redemption_view(r, points.balance(member.id))))
 
 
 # --- pickup staff -----------------------------------------------------------------------------
@@ -186,7 +157,6 @@ class AdminPickupPoints(MethodView):
 
     @blp.response(200, schemas.PickupPointOut(many=True))
     def get(self):
-        from ..extensions import db
         return db.session.scalars(service.pickup_points_in_scope(current_scope())).all()
 
     @blp.arguments(schemas.PickupPointArgs)
@@ -207,12 +177,10 @@ class AdminPrizes(MethodView):
 
     @blp.arguments(schemas.PrizeCreateArgs)
     @blp.response(201, schemas.PrizeAdminOut)
+    @transactional
     def post(self, args):
-        with unit_of_work():
-            prize = service.create_prize(current_actor(), current_scope(), args)
-            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
-        gate.sync_one(prize)
-        return _json(body, 201)
+        prize = service.create_prize(current_actor(), current_scope(), args)
+        return _json(schemas.PrizeAdminOut().dump(schemas.prize_view(prize)), 201)
 
 
 @blp.route("/admin/prizes/<int:prize_id>")
@@ -225,13 +193,11 @@ class AdminPrize(MethodView):
 
     @blp.arguments(schemas.PrizeUpdateArgs)
     @blp.response(200, schemas.PrizeAdminOut)
+    @transactional
     def patch(self, args, prize_id):
-        with unit_of_work():
-            prize = service.prize_in_scope(current_scope(), prize_id)
-            service.update_prize(current_actor(), current_scope(), prize, args)
-            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
-        gate.sync_one(prize)
-        return _json(body)
+        prize = service.prize_in_scope(current_scope(), prize_id)
+        service.update_prize(current_actor(), current_scope(), prize, args)
+        return _json(schemas.PrizeAdminOut().dump(schemas.prize_view(prize)))
 
 
 @blp.route("/admin/prizes/<int:prize_id>/image")
@@ -254,14 +220,12 @@ class AdminRestock(MethodView):
 
     @blp.arguments(schemas.RestockArgs)
     @blp.response(200, schemas.PrizeAdminOut)
+    @transactional
     def post(self, args, prize_id):
-        with unit_of_work():
-            prize = service.prize_in_scope(current_scope(), prize_id)
-            service.restock(current_actor(), current_scope(), prize, args["quantity"], args["pickup_point_id"],
-                            note=args["note"])
-            body = schemas.PrizeAdminOut().dump(schemas.prize_view(prize))
-        gate.sync_one(prize)
-        return _json(body)
+        prize = service.prize_in_scope(current_scope(), prize_id)
+        service.restock(current_actor(), current_scope(), prize, args["quantity"], args["pickup_point_id"],
+                        note=args["note"])
+        return _json(schemas.PrizeAdminOut().dump(schemas.prize_view(prize)))
 
 
 @blp.route("/admin/prizes/<int:prize_id>/stock-history")
@@ -312,8 +276,10 @@ def _admin_action(name: str, action):
         decorators = [admin_required]
 
         @blp.response(200, schemas.AdminRedemptionOut)
+        @transactional
         def post(self, redemption_id):
-            return _json(flow.close_by_admin(action, redemption_id))
+            r = action(current_actor(), current_scope(), redemption_id)
+            return _json(schemas.AdminRedemptionOut().dump(schemas.redemption_view(r)))
     AdminAction.__name__ = f"AdminRedemption{name.title()}"
     return AdminAction
 

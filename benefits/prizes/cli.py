@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import counters
+from ..database import transactional, unit_of_work
 from ..extensions import db
-from . import flow, gate
+from . import gate, service
 
 log = logging.getLogger(__name__)
 prizes_cli = AppGroup("prizes", help="Prize mall.")
@@ -21,7 +22,11 @@ prizes_cli = AppGroup("prizes", help="Prize mall.")
 @click.option("--batch", default=500, show_default=True, help="At most this many per run.")
 def expire_command(batch: int):
     """Expire unclaimed redemptions past their pickup deadline (safe to run every minute)."""
-    click.echo(f"expired {flow.expire_due(batch)} redemption(s)")
+    with unit_of_work():
+        due = service.due_for_expiry(batch)
+    expire_one = transactional(service.expire)  # one unit of work each: one failure undoes only itself
+    expired = sum(expire_one(redemption_id) is not None for redemption_id in due)
+    click.echo(f"expired {expired} redemption(s)")
 
 
 def reconcile_on_start(app: Flask) -> None:

@@ -9,10 +9,12 @@ from ..extensions import db
 from ..pii import mask_phone
 from ..spreadsheets import safe_cell
 from ..templating import china_time
-from .service import mask_name
+from .rules import mask_name
 
 HEADER = ["兑换编号", "兑换时间", "奖品", "数量", "积分", "会员", "状态", "领取点", "领取期限",
           "收货地址", "联系电话"]
+
+
 def redemptions_csv(stmt) -> str:
     out = io.StringIO()
     out.write("\ufeff")

@@ -9,7 +9,7 @@ from wtforms import (BooleanField, DateTimeLocalField, HiddenField, IntegerField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..members.models import CATEGORIES
-from .service import MAX_COST, MAX_QUANTITY, MAX_STOCK
+from .rules import MAX_COST, MAX_QUANTITY, MAX_STOCK
 
 CATEGORY_LABELS = {"ordinary": _l("普通会员"), "hardship": _l("困难职工"), "retiree": _l("退休职工"),
                    "model_worker": _l("劳动模范")}

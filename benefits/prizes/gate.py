@@ -5,9 +5,12 @@ Every key of one prize carries the hash tag `{prize:<id>}`, so the script touche
 Cluster slot. Member counters are keyed by the *user* id, which the signed session carries, so a
 sold-out or over-the-limit request is refused before the database is touched at all.
 
-A reservation is confirmed by the SQL transaction committing, or released. Keys may be missing
-(Redis flushed, a new prize): the script then answers 'miss' and the SQL path alone decides;
-`reconcile` (also run on start-up and after admin changes) rebuilds them from SQL.
+A reservation is confirmed by the SQL transaction committing, or released: `reserve` registers
+its release with the unit of work (`database.on_rollback`), so the boundary that commits is the
+one that gives it back. Stock that comes back in SQL (cancel, reject, expiry) comes back here once
+that commit is done (`give_back`, `database.after_commit`). Keys may be missing (Redis flushed, a
+new prize): the script then answers 'miss' and SQL alone decides; the keys are rebuilt from the
+committed rows (`sync_after_commit`, `reconcile`, also run at start-up).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from sqlalchemy import Integer, cast, func, select
 
 from .. import clock, counters
 from ..auth.models import User
+from ..database import after_commit, on_rollback, unit_of_work
 from ..extensions import db
 from .models import Prize, PrizeCounter
 
@@ -117,6 +121,11 @@ class Reservation:
     def refusal(self) -> str | None:
         return self.outcome if self.outcome in REFUSALS else None
 
+    @property
+    def cold(self) -> bool:
+        """The prize's keys are missing (Redis flushed, a new prize): SQL alone decides."""
+        return self.outcome == "miss"
+
     def keys(self) -> list[str]:
         return gate_keys(self.prize_id, self.user_id, self.pickup_point_id, self.day, self.idempotency_key)
 
@@ -148,6 +157,8 @@ def gate_keys(prize_id: int, user_id: int, pickup_point_id: int | None, day: dat
 
 def reserve(prize_id: int, user_id: int, quantity: int, pickup_point_id: int | None,
             idempotency_key: str | None) -> Reservation:
+    """Ask the gate, inside the unit of work that will do the SQL step. What it reserves is given
+    back if that unit of work rolls back; its commit confirms it."""
     at = clock.now()
     res = Reservation(prize_id, user_id, quantity, pickup_point_id, clock.business_day(at), idempotency_key)
     answer = _RESERVE.call(res.keys(), [quantity, int(at.timestamp()), int(pickup_point_id is not None),
@@ -156,17 +167,28 @@ def reserve(prize_id: int, user_id: int, quantity: int, pickup_point_id: int | N
         res.outcome = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
         flags = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
         res.flags = flags or "0000"
+    if res.reserved:
+        on_rollback(res.release)
     return res
 
 
-def give_back(prize: Prize, user_id: int | None, quantity: int, pickup_point_id: int | None, day: date) -> None:
-    """After a cancel or expiry committed in SQL: return stock and counters in Redis too."""
-    if user_id is None or counters.client() is None:
+def give_back(prize: Prize, member_id: int, quantity: int, pickup_point_id: int | None, day: date) -> None:
+    """A redemption closed in SQL (cancel, reject, expiry): once that commits, its stock and
+    counters come back in Redis too. Called inside the unit of work that closes it."""
+    if counters.client() is None:
         return
-    flags = "".join("1" if v is not None else "0" for v in
-                    (prize.daily_quota, prize.per_day_limit, prize.per_month_limit, prize.lifetime_limit))
-    _RELEASE.call(gate_keys(prize.id, user_id, pickup_point_id, day, None),
-                  [quantity, flags, int(pickup_point_id is not None), 0])
+    user_id = db.session.scalar(select(User.id).where(User.member_id == member_id))
+    if user_id is None:
+        return
+    keys = gate_keys(prize.id, user_id, pickup_point_id, day, None)
+    args = [quantity, _limit_flags(prize), int(pickup_point_id is not None), 0]
+    after_commit(lambda: _RELEASE.call(keys, args))
+
+
+def _limit_flags(prize: Prize) -> str:
+    """Which of the quota, day, month and lifetime counters the prize keeps (as the script's flags)."""
+    return "".join("1" if v is not None else "0" for v in
+                   (prize.daily_quota, prize.per_day_limit, prize.per_month_limit, prize.lifetime_limit))
 
 
 def _config(prize: Prize) -> dict[str, str]:
@@ -227,7 +249,7 @@ def _sync_member_counters(r: redis.Redis, prize: Prize, day: date, month: str) -
 
 
 def sync_one(prize: Prize, *, members: bool = True) -> None:
-    """After an admin change or a cold-key redemption; Redis trouble is logged, never raised."""
+    """Make one prize's keys equal to SQL now; Redis trouble is logged, never raised."""
     r = counters.client()
     if r is None:
         return
@@ -235,6 +257,29 @@ def sync_one(prize: Prize, *, members: bool = True) -> None:
         sync_prize(r, prize, members=members)
     except redis.RedisError as exc:
         counters.log.warning("prize %s: could not sync Redis: %s", prize.id, exc)
+
+
+def sync_after_commit(prize_id: int, *, members: bool = True, cold: bool = False) -> None:
+    """Rebuild the prize's keys from SQL once the current unit of work has committed (an admin
+    change; a redemption that found the keys missing). The rebuild reads in a short transaction
+    of its own, so it sees the committed rows. `cold`: in a crowd on missing keys one request
+    rebuilds them and the others skip (member counters then re-grow from their reservations)."""
+    r = counters.client()
+    if r is None:
+        return
+
+    def sync() -> None:
+        try:
+            if cold and not r.set(counters.key(tag(prize_id), "syncing"), "1", nx=True, ex=5):
+                return
+        except redis.RedisError as exc:
+            counters.log.warning("prize %s: could not sync Redis: %s", prize_id, exc)
+            return
+        with unit_of_work():
+            prize = db.session.get(Prize, prize_id)
+            if prize is not None:
+                sync_one(prize, members=members)
+    after_commit(sync)
 
 
 def reconcile(r: redis.Redis) -> dict:

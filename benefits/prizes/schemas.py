@@ -8,7 +8,7 @@ from .. import clock
 from ..members.models import CATEGORIES
 from ..pagination import PageArgs, page_schema
 from ..pii import mask_phone
-from . import service
+from . import rules
 from .models import Prize, Redemption
 
 STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
@@ -16,7 +16,7 @@ STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
 
 class RedeemArgs(Schema):
     quantity = fields.Integer(load_default=1, strict=True,
-                              validate=validate.Range(min=1, max=service.MAX_QUANTITY))
+                              validate=validate.Range(min=1, max=rules.MAX_QUANTITY))
     pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     delivery_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
     delivery_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
@@ -31,7 +31,7 @@ class RedemptionQueryArgs(PageArgs):
 
 
 class AdminRedemptionArgs(RedemptionQueryArgs):
-    prize_id = fields.Integer(load_default=None)
+    prize_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=rules.MAX_ID))
     approval = fields.String(load_default=None, validate=validate.OneOf(("pending",)))
 
 
@@ -127,13 +127,13 @@ AdminRedemptionPage = page_schema(AdminRedemptionOut, "AdminRedemptionPage")
 
 class AllocationArgs(Schema):
     pickup_point_id = fields.Integer(required=True, strict=True)
-    stock = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=service.MAX_STOCK))
+    stock = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
 
 
 class PrizeUpdateArgs(Schema):
     name = fields.String(validate=validate.Length(min=1, max=128))
     description = fields.String(validate=validate.Length(max=4000))
-    cost_points = fields.Integer(strict=True, validate=validate.Range(min=1, max=service.MAX_COST))
+    cost_points = fields.Integer(strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
     per_day_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     per_month_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     lifetime_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
@@ -149,14 +149,14 @@ class PrizeUpdateArgs(Schema):
 
 class PrizeCreateArgs(PrizeUpdateArgs):
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    cost_points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=service.MAX_COST))
+    cost_points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
     fulfilment = fields.String(load_default="pickup", validate=validate.OneOf(("pickup", "delivery")))
-    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=service.MAX_STOCK))
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
     allocations = fields.List(fields.Nested(AllocationArgs))
 
 
 class RestockArgs(Schema):
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=service.MAX_STOCK))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_STOCK))
     pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     note = fields.String(load_default="", validate=validate.Length(max=255))
 
@@ -208,7 +208,7 @@ def prize_view(prize: Prize, balance: int | None = None) -> dict:
         "id", "name", "description", "cost_points", "stock", "fulfilment", "high_value", "opens_at", "closes_at",
         "per_day_limit", "per_month_limit", "lifetime_limit", "org_id", "daily_quota", "eligible_org_id",
         "pickup_days", "is_listed", "created_by_user_id")},
-        "image_url": image_url(prize), "state": service.prize_state(prize),
+        "image_url": image_url(prize), "state": rules.prize_state(prize),
         "affordable": balance is not None and balance >= prize.cost_points,
         "eligible_categories": prize.categories,
         "pickup_points": [{"pickup_point_id": s.pickup_point_id, "name": s.pickup_point.name,
@@ -221,10 +221,10 @@ def redemption_view(r: Redemption, balance: int | None = None) -> dict:
             "pickup_point": r.pickup_point, "pickup_code": r.pickup_code, "pickup_deadline": r.pickup_deadline,
             "delivery_address": r.delivery_address, "delivery_phone": mask_phone(r.delivery_phone) if r.delivery_phone else None,
             "created_at": r.created_at, "closed_at": r.closed_at, "points_balance": balance,
-            "member_id": r.member_id, "member_name": service.mask_name(r.member.name)}
+            "member_id": r.member_id, "member_name": rules.mask_name(r.member.name)}
 
 
 def pickup_view(r: Redemption) -> dict:
     return {"redemption_id": r.id, "prize_name": r.prize.name, "quantity": r.quantity,
-            "member_name": service.mask_name(r.member.name), "status": r.status, "approval": r.approval,
+            "member_name": rules.mask_name(r.member.name), "status": r.status, "approval": r.approval,
             "pickup_deadline": r.pickup_deadline, "pickup_point_id": r.pickup_point_id}

@@ -1,104 +1,48 @@
 """Prize mall operations: prizes and pickup points (admin), redemption, cancellation, expiry,
-pickup hand-over, approvals and reports. Functions flush, never commit; limits are enforced here
-in SQL with conditional updates and unique constraints (gate.py only sheds load before this)."""
+pickup hand-over, approvals and reports. One function per operation, called by the API and the
+pages alike; functions flush, never commit (the caller's unit of work does). Every limit is
+enforced here in SQL with conditional updates and unique constraints; the Redis gate (gate.py)
+only sheds the crowd in front of them, and its reservations live and die with the unit of work."""
 from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import datetime, timedelta
+from typing import Callable
 
-from sqlalchemy import case, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Integer, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock
 from ..audit import service as audit
 from ..auth.models import User
-from ..errors import Conflict, Forbidden, LimitReached, NotFound, ValidationError
+from ..errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
 from ..extensions import db
+from ..idempotency import run_once
 from ..members.models import CATEGORIES, Member
 from ..merchants.models import MerchantStaff, Store
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
-from ..pii import normalise_phone
 from ..points import service as points
+from . import gate, schemas
 from .models import (PickupPoint, Prize, PrizeCounter, PrizeImage, PrizeStock, Redemption,
                      StockChange)
+from .rules import (MAX_COST, MAX_ID, MAX_STOCK, NotCancellable, PickupRefused, PrizeNotFound, RedemptionNotFound,
+                    check_can_redeem, check_quantity, counter_outcome, delivery_contact, is_offered_to,
+                    limits, pickup_point_for, refusal_error)
 
-MAX_QUANTITY = 20
-MAX_STOCK = 1_000_000
-MAX_COST = 100_000_000
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
 
 
-# --- errors -----------------------------------------------------------------------------------
-
-class PrizeNotFound(NotFound):
-    code = "prize_not_found"
-
-
-class RedemptionNotFound(NotFound):
-    code = "redemption_not_found"
-
-
-class SoldOut(LimitReached):
-    code = "sold_out"
-
-
-class PointSoldOut(LimitReached):
-    code = "pickup_point_sold_out"
-
-
-class QuotaReached(LimitReached):
-    code = "daily_quota_reached"
-
-
-class MemberLimitReached(LimitReached):
-    code = "member_limit_reached"
-
-
-class PrizeNotOpen(Conflict):
-    code = "prize_not_open"
-
-
-class PrizeClosed(Conflict):
-    code = "prize_closed"
-
-
-class NotEligible(Forbidden):
-    code = "not_eligible"
-
-
-class NotCancellable(Conflict):
-    code = "not_cancellable"
-
-
-class PickupRefused(Conflict):
-    code = "pickup_refused"
-
-
-_PERIOD_NAMES = {"day": "每日", "month": "每月", "life": "累计"}
-
-
-def refusal_error(outcome: str) -> Exception:
-    """The same error for a refusal, whether Redis or SQL found it."""
-    if outcome == "sold_out":
-        return SoldOut("奖品已兑完。 This prize is sold out.")
-    if outcome == "point_sold_out":
-        return PointSoldOut("该领取点已无库存，请选择其他领取点。 No stock left at this pickup point.")
-    if outcome == "quota":
-        return QuotaReached("今日兑换名额已满，请明天再来。 Today's quota for this prize is used up.")
-    if outcome == "not_open":
-        return PrizeNotOpen("兑换尚未开始。 This prize is not open for redemption yet.")
-    if outcome == "closed":
-        return PrizeClosed("兑换已结束。 Redemption of this prize has closed.")
-    period = outcome.removeprefix("limit_")
-    return MemberLimitReached(f"已达到{_PERIOD_NAMES[period]}兑换上限。 You have reached your {period} limit "
-                              "for this prize.", details={"period": period})
+def _get(model, row_id: int):
+    """The row with this id, or None. An id beyond the column's range names no row: PostgreSQL
+    would raise on it rather than find nothing, and an odd URL must not become a 500."""
+    return db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
 
 
 # --- pickup points ----------------------------------------------------------------------------
@@ -112,11 +56,11 @@ def create_pickup_point(actor, scope: Organisation, *, name: str, address: str =
         raise ValidationError("choose a union office or a merchant store",
                               details={"fields": {"office_org_id": "give exactly one of office_org_id, store_id"}})
     if office_org_id is not None:
-        office = db.session.get(Organisation, office_org_id)
+        office = _get(Organisation, office_org_id)
         if office is None or not scope.contains(office):
             raise NotFound("organisation not found")
     else:
-        store = db.session.get(Store, store_id)
+        store = _get(Store, store_id)
         if store is None or not scope.contains(store.merchant.org):
             raise NotFound("store not found")
     point = PickupPoint(owner_org_id=scope.id, office_org_id=office_org_id, store_id=store_id,
@@ -134,7 +78,7 @@ def pickup_points_in_scope(scope: Organisation):
 
 
 def _point_in_scope(scope: Organisation, point_id: int) -> PickupPoint:
-    point = db.session.get(PickupPoint, point_id)
+    point = _get(PickupPoint, point_id)
     if point is None or not scope.contains(point.owner_org):
         raise NotFound("pickup point not found", code="pickup_point_not_found")
     return point
@@ -207,7 +151,7 @@ def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
     if opens and closes and clock.as_utc(closes) <= clock.as_utc(opens):
         errors["closes_at"] = "must be after the opening time"
     if "eligible_org_id" in data and data["eligible_org_id"] is not None:
-        org = db.session.get(Organisation, data["eligible_org_id"])
+        org = _get(Organisation, data["eligible_org_id"])
         if org is None or not scope.contains(org):
             errors["eligible_org_id"] = "not an organisation in your scope"
         out["eligible_org_id"] = data["eligible_org_id"]
@@ -259,14 +203,15 @@ def create_prize(actor, scope: Organisation, data: dict) -> Prize:
     else:
         restock(actor, scope, prize, data.get("stock") or 0, None, reason="initial", allow_zero=True)
     audit.record(actor, "prize.create", "prize", prize.id, org_id=prize.org_id, after=prize_snapshot(prize))
+    gate.sync_after_commit(prize.id, members=False)
     return prize
 
 
 def update_prize(actor, scope: Organisation, prize: Prize, data: dict) -> Prize:
     before = prize_snapshot(prize)
     fields = _validated(scope, data, prize)
-    limits = ("per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota")
-    limits_changed = any(k in fields and fields[k] != getattr(prize, k) for k in limits)
+    limit_fields = ("per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota")
+    limits_changed = any(k in fields and fields[k] != getattr(prize, k) for k in limit_fields)
     for name, value in fields.items():
         setattr(prize, name, value)
     prize.updated_by_user_id = getattr(actor, "id", None)
@@ -275,11 +220,14 @@ def update_prize(actor, scope: Organisation, prize: Prize, data: dict) -> Prize:
         rebuild_counters(prize)
     audit.record(actor, "prize.update", "prize", prize.id, org_id=prize.org_id, before=before,
                  after=prize_snapshot(prize))
+    gate.sync_after_commit(prize.id, members=limits_changed)
     return prize
 
 
 def restock(actor, scope: Organisation, prize: Prize, quantity, pickup_point_id: int | None, *,
             note: str = "", reason: str = "restock", allow_zero: bool = False) -> StockChange | None:
+    """More stock (or, from `create_prize`, the initial stock); the Redis gate is rebuilt from
+    SQL once the prize's change commits."""
     low = 0 if allow_zero else 1
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not low <= quantity <= MAX_STOCK:
         raise ValidationError("stock to add must be a whole number", details={"fields": {"stock": f"{low} to {MAX_STOCK}"}})
@@ -311,11 +259,16 @@ def restock(actor, scope: Organisation, prize: Prize, quantity, pickup_point_id:
     if reason == "restock":
         audit.record(actor, "prize.restock", "prize", prize.id, org_id=prize.org_id,
                      after={"added": quantity, "pickup_point_id": pickup_point_id, "stock": prize.stock})
+        gate.sync_after_commit(prize.id, members=False)
     return change
 
 
 _IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF87a": "image/gif",
                 b"GIF89a": "image/gif"}
+
+
+def prize_image(image_id: int) -> PrizeImage | None:
+    return _get(PrizeImage, image_id)
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -353,7 +306,7 @@ def prizes_in_scope(scope: Organisation):
 
 
 def prize_in_scope(scope: Organisation, prize_id: int) -> Prize:
-    prize = db.session.get(Prize, prize_id)
+    prize = _get(Prize, prize_id)
     if prize is None or not scope.contains(prize.org):
         raise PrizeNotFound("prize not found")
     return prize
@@ -366,11 +319,12 @@ def rebuild_counters(prize: Prize) -> None:
                                     Redemption.status.in_(("redeemed", "handed_over")))
     totals: dict[tuple[str, str], int] = {}
     for r in db.session.scalars(live):
-        for subject, period, _limit in _limits(prize, r.member_id, r.business_day):
+        for subject, period, _limit in limits(prize, r.member_id, r.business_day):
             totals[(subject, period)] = totals.get((subject, period), 0) + r.quantity
     for (subject, period), count in totals.items():
         db.session.add(PrizeCounter(prize_id=prize.id, subject=subject, period=period, count=count))
     db.session.flush()
+
 
 
 # --- the mall (members) -----------------------------------------------------------------------
@@ -390,77 +344,131 @@ def mall(member: Member):
             .order_by(Prize.cost_points, Prize.id))
 
 
-def prize_state(prize: Prize, at: datetime | None = None) -> str:
-    at = at or clock.now()
-    if prize.opens_at and clock.as_utc(prize.opens_at) > at:
-        return "not_open"
-    if prize.closes_at and clock.as_utc(prize.closes_at) <= at:
-        return "closed"
-    if prize.stock <= 0:
-        return "sold_out"
-    return "available"
-
-
 def prize_for_member(member: Member, prize_id: int) -> Prize:
-    """A listed prize whose organisation subtree includes the member (else 404)."""
-    prize = db.session.get(Prize, prize_id)
-    # the member's organisation path lists its ancestors' ids: "/1/7/93/"
-    if prize is None or not prize.is_listed or f"/{prize.eligible_org_id}/" not in member.org.path:
+    """A prize offered to the member (else 404)."""
+    prize = _get(Prize, prize_id)
+    if prize is None or not is_offered_to(prize, member):
         raise PrizeNotFound("没有这个奖品。 No such prize.")
     return prize
 
 
-def load_for_redemption(user_id: int, prize_id: int) -> list:
-    """Everything a redemption reads, in one round trip: the user (Flask-Login's loader then finds
-    it in the identity map and still checks its session token and that it is enabled), the
-    member and organisation, the prize with its stock rows and their pickup points. The session's
-    identity map holds objects weakly: keep the returned rows while they are used."""
-    return db.session.execute(
-        select(User, Member, Organisation, Prize)
-        .join(Member, Member.id == User.member_id)
-        .join(Organisation, Organisation.id == Member.org_id)
-        .join(Prize, Prize.id == prize_id)
-        .where(User.id == user_id)
-        .options(joinedload(Prize.stocks).joinedload(PrizeStock.pickup_point))
-    ).unique().all()  # all(): a joined collection spans rows
+# --- redemption -------------------------------------------------------------------------------
+
+def redeem_prize(prize_id: int, args: dict, idempotency_key: str | None, *, user_id: int | None,
+                 signed_in: Callable[[], User]) -> dict:
+    """THE redemption, for the API and the pages alike: the answer (`RedemptionOut`), 201.
+
+    `args` as `schemas.RedeemArgs` loads them. `user_id` is the user the signed session names,
+    known without the database, so the Redis gate answers first: a sold-out or over-the-limit
+    request is refused before any SQL. (A session of a since-disabled account may so still hear
+    "sold out", which the mall shows anyone.) Nothing is written before `signed_in()` has loaded
+    the user through Flask-Login (session token, enabled) and found that same user.
+
+    The gate's branches: a refusal raises the error SQL would raise; a reservation is given back
+    if the caller's unit of work rolls back (`gate.reserve`) and confirmed by its commit; Redis
+    unreachable, or cold (flushed, a new prize: its keys are rebuilt once this commits), leaves
+    SQL to decide alone, which is always exact. The Idempotency-Key's branches (`run_once`): the
+    same key and body replays the stored answer and gives back any reservation this request took
+    (the first request's effect is the one that counts); the same key with another body is a 409."""
+    if user_id is None:
+        raise NotAuthenticated("Sign in first.")
+    check_quantity(args["quantity"])
+    reservation = gate.reserve(prize_id, user_id, args["quantity"], args["pickup_point_id"], idempotency_key)
+    if reservation.refusal:
+        raise refusal_error(reservation.refusal)
+    rows = _read_for_redemption(user_id, prize_id)  # noqa: F841 - held while the objects are used
+    user = signed_in()
+    if not user.is_authenticated or user.id != user_id:
+        raise NotAuthenticated("Sign in first.")
+    if user.role != "member":
+        raise Forbidden("Only members redeem prizes.")
+    member = user.member
+    prize = prize_for_member(member, prize_id)
+    if reservation.cold:
+        gate.sync_after_commit(prize_id, members=False, cold=True)
+    request_key = f"u{user_id}:{idempotency_key or 'auto:' + uuid.uuid4().hex}"
+    performed: list[bool] = []
+
+    def operation() -> tuple[dict, int]:
+        performed.append(True)
+        return _redeem(member, prize, args, request_key, user_id), 201
+
+    body, _status = run_once(f"prizes.redeem:{user_id}", idempotency_key, {"prize_id": prize_id, **args},
+                             operation)
+    if not performed:
+        reservation.release()
+    return body
 
 
-def check_can_redeem(member: Member, prize: Prize, quantity, at: datetime) -> None:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        raise ValidationError("quantity must be a whole number from 1 to %d" % MAX_QUANTITY,
-                              details={"fields": {"quantity": f"1 to {MAX_QUANTITY}"}})
-    if member.status != "active":
-        raise NotEligible("只有在册会员可以兑换。 Only active members can redeem prizes.")
-    if prize.categories and member.category not in prize.categories:
-        raise NotEligible("此奖品不面向您所在的会员类别。 This prize is not offered to your member category.")
-    state = prize_state(prize, at)
-    if state in ("not_open", "closed"):
-        raise refusal_error(state)
+# Everything a redemption reads, in one round trip: the user (Flask-Login's loader then finds it
+# in the identity map and still checks its session token and that it is enabled), the member and
+# organisation, the prize with its stock rows and their pickup points.
+_READ_FOR_REDEMPTION = (
+    select(User, Member, Organisation, Prize)
+    .join(Member, Member.id == User.member_id)
+    .join(Organisation, Organisation.id == Member.org_id)
+    .join(Prize, Prize.id == bindparam("prize_id"))
+    .where(User.id == bindparam("user_id"))
+    .options(joinedload(Prize.stocks).joinedload(PrizeStock.pickup_point)))
 
 
-def _limits(prize: Prize, member_id: int, day) -> list[tuple[str, str, int | None]]:
-    subject = f"m{member_id}"
-    rows = [("all", f"d:{day}", prize.daily_quota), (subject, f"d:{day}", prize.per_day_limit),
-            (subject, f"m:{day.strftime('%Y-%m')}", prize.per_month_limit), (subject, "life", prize.lifetime_limit)]
-    return [r for r in rows if r[2] is not None]
+def _read_for_redemption(user_id: int, prize_id: int) -> list:
+    """The rows of `_READ_FOR_REDEMPTION`. The session's identity map holds objects weakly: keep
+    the returned rows while they are used."""
+    if not 0 < prize_id <= MAX_ID:
+        return []
+    return db.session.execute(_READ_FOR_REDEMPTION, {"user_id": user_id, "prize_id": prize_id}) \
+        .unique().all()  # all(): a joined collection spans rows
 
 
-_LIMIT_OUTCOME = {"all": "quota", "d": "limit_day", "m": "limit_month", "l": "limit_life"}
+_ANSWER = schemas.RedemptionOut()
 
 
-def _bump(prize_id: int, subject: str, period: str, quantity: int, limit: int) -> None:
-    _bump_all(prize_id, [(subject, period, limit)], quantity)
+def _redeem(member: Member, prize: Prize, args: dict, request_key: str, actor_user_id: int) -> dict:
+    """The guarded write: the redemption row (unique request key, unique pickup code), the ledger
+    debit (never below zero), the per-period counters (conditional upsert), the answer, then the
+    stock (conditional update) — last, because the prize row is every redeemer's hot row and its
+    lock is held from there to the commit. Lock order everywhere: the member's account, counters,
+    prize, pickup point. Any refusal raises and the caller's unit of work rolls everything back."""
+    at = clock.now()
+    quantity = args["quantity"]
+    check_can_redeem(member, prize, at)
+    point_id = pickup_point_for(prize, args["pickup_point_id"])
+    address, phone = delivery_contact(prize, args["delivery_address"], args["delivery_phone"])
+    day = clock.business_day(at)
+    redemption = Redemption(
+        prize_id=prize.id, member_id=member.id, quantity=quantity, points_spent=prize.cost_points * quantity,
+        fulfilment=prize.fulfilment, pickup_point_id=point_id,
+        pickup_code=new_pickup_code() if point_id is not None else None,
+        pickup_deadline=at + timedelta(days=prize.pickup_days) if point_id is not None else None,
+        delivery_address=address, delivery_phone=phone, status="redeemed",
+        approval="pending" if prize.high_value else "not_needed", business_day=day,
+        idempotency_key=request_key, created_at=at)
+    db.session.add(redemption)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict("这笔兑换已提交过。 This redemption was already submitted.", code="duplicate_redemption") from None
+    entry = points.debit(member.id, redemption.points_spent, source_key=f"prize-redeem:{redemption.id}",
+                         reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
+    _count(prize.id, limits(prize, member.id, day), quantity)
+    answer = _ANSWER.dump(schemas.redemption_view(redemption, entry.balance_after))
+    _take_stock(prize.id, point_id, quantity, at)
+    return answer
 
 
-def _bump_all(prize_id: int, rows: list[tuple[str, str, int]], quantity: int) -> None:
+def new_pickup_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _count(prize_id: int, rows: list[tuple[str, str, int]], quantity: int) -> None:
     """Every per-period counter of one redemption in one statement: a multi-row upsert whose
     update applies only under each row's own limit; a row missing from RETURNING was refused."""
     if not rows:
         return
     for subject, period, limit in rows:
         if quantity > limit:
-            raise refusal_error(_counter_outcome(subject, period))
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            raise refusal_error(counter_outcome(subject, period))
     stmt = insert(PrizeCounter).values([{"prize_id": prize_id, "subject": subject, "period": period, "count": quantity}
                                         for subject, period, _limit in rows])
     excluded = stmt.excluded
@@ -470,121 +478,46 @@ def _bump_all(prize_id: int, rows: list[tuple[str, str, int]], quantity: int) ->
                                       set_={"count": PrizeCounter.count + excluded.count},
                                       where=PrizeCounter.count + excluded.count <= limit) \
         .returning(PrizeCounter.subject, PrizeCounter.period)
-    counted = {(row[0], row[1]) for row in db.session.execute(stmt).all()}
+    counted = {(row[0], row[1]) for row in db.session.execute(stmt)}
     for subject, period, _limit in rows:
         if (subject, period) not in counted:
-            raise refusal_error(_counter_outcome(subject, period))
+            raise refusal_error(counter_outcome(subject, period))
 
 
-def _counter_outcome(subject: str, period: str) -> str:
-    return "quota" if subject == "all" else _LIMIT_OUTCOME[period[0]]
-
-
-def _unbump(prize_id: int, subject: str, period: str, quantity: int) -> None:
+def _uncount(prize_id: int, subject: str, period: str, quantity: int) -> None:
     db.session.execute(update(PrizeCounter).where(
         PrizeCounter.prize_id == prize_id, PrizeCounter.subject == subject, PrizeCounter.period == period,
         PrizeCounter.count >= quantity).values(count=PrizeCounter.count - quantity)
         .execution_options(synchronize_session=False))
 
 
-def _resolve_point(prize: Prize, pickup_point_id: int | None) -> int | None:
-    if prize.fulfilment != "pickup":
-        return None
-    ids = [row.pickup_point_id for row in prize.stocks]
-    if pickup_point_id is None and len(ids) == 1:
-        return ids[0]
-    if pickup_point_id not in ids:
-        raise _not_a_point(ids)
-    return pickup_point_id
+_PRIZES, _STOCKS = Prize.__table__, PrizeStock.__table__
+_Q = bindparam("take_q", type_=Integer)
+_TAKEN = (update(_PRIZES).where(_PRIZES.c.id == bindparam("take_prize"), _PRIZES.c.stock >= _Q)
+          .values(stock=_PRIZES.c.stock - _Q, updated_at=bindparam("take_at"))
+          .returning(_PRIZES.c.id).cte("taken"))
+_FROM_POINT = (update(_STOCKS).where(_STOCKS.c.prize_id.in_(select(_TAKEN.c.id)),
+                                     _STOCKS.c.pickup_point_id == bindparam("take_point"), _STOCKS.c.stock >= _Q)
+               .values(stock=_STOCKS.c.stock - _Q).returning(_STOCKS.c.prize_id).cte("from_point"))
+# Both conditional decrements in one round trip: the point's row only once the prize's was taken
+# (the same order as every other writer), each guarded by `stock >= q` and counted.
+_TAKE_STOCK = select(select(func.count()).select_from(_TAKEN).scalar_subquery(),
+                     select(func.count()).select_from(_FROM_POINT).scalar_subquery())
 
 
-def _not_a_point(ids: list[int]) -> ValidationError:
-    return ValidationError("choose one of this prize's pickup points",
-                           details={"fields": {"pickup_point_id": "one of " + ", ".join(map(str, ids))}})
-
-
-def new_pickup_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def redeem(member: Member, prize: Prize, *, quantity: int, request_key: str, pickup_point_id: int | None = None,
-           delivery_address: str | None = None, delivery_phone: str | None = None,
-           actor_user_id: int | None = None, before_stock=None) -> Redemption:
-    """One redemption in the caller's transaction: the redemption row (unique request key), the
-    ledger debit, the per-period counters, then the conditional stock decrements. Any refusal
-    raises and the caller rolls everything back. `before_stock(redemption)` runs just before
-    the stock update (e.g. to render the answer while the hot prize row is not yet locked)."""
-    at = clock.now()
-    check_can_redeem(member, prize, quantity, at)
-    point_id = _resolve_point(prize, pickup_point_id)
-    address = phone = None
-    if prize.fulfilment == "delivery":
-        address = (delivery_address or "").strip()
-        if not 5 <= len(address) <= 255:
-            raise ValidationError("a delivery address is required",
-                                  details={"fields": {"delivery_address": "5 to 255 characters"}})
-        try:
-            phone = normalise_phone(delivery_phone)
-        except ValueError as exc:
-            raise ValidationError(str(exc), details={"fields": {"delivery_phone": str(exc)}}) from None
-    at_day = clock.business_day(at)
-    redemption = Redemption(
-        prize_id=prize.id, member_id=member.id, quantity=quantity, points_spent=prize.cost_points * quantity,
-        fulfilment=prize.fulfilment, pickup_point_id=point_id,
-        pickup_code=new_pickup_code() if point_id is not None else None,
-        pickup_deadline=at + timedelta(days=prize.pickup_days) if point_id is not None else None,
-        delivery_address=address, delivery_phone=phone, status="redeemed",
-        approval="pending" if prize.high_value else "not_needed", business_day=at_day,
-        idempotency_key=request_key, created_at=at)
-    db.session.add(redemption)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        raise Conflict("这笔兑换已提交过。 This redemption was already submitted.", code="duplicate_redemption") from None
-    entry = points.debit(member.id, redemption.points_spent, source_key=f"prize-redeem:{redemption.id}",
-                         reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
-    redemption.balance_after = entry.balance_after  # not a column: saves a query for the answer
-    _bump_all(prize.id, _limits(prize, member.id, at_day), quantity)
-    if before_stock is not None:
-        before_stock(redemption)
-    _take_stock(prize, point_id, quantity)
-    return redemption
-
-
-_TAKE_BOTH = text("""
-WITH taken AS (UPDATE prizes SET stock = stock - :q, updated_at = :at WHERE id = :prize AND stock >= :q RETURNING id),
-point AS (UPDATE prize_stocks SET stock = stock - :q
-          WHERE prize_id IN (SELECT id FROM taken) AND pickup_point_id = :point AND stock >= :q RETURNING 1)
-SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM point)""")
-
-
-def _take_stock(prize: Prize, point_id: int | None, quantity: int) -> None:
-    """Last in the transaction: the prize row is every redeemer's hot row, so its lock is held
-    only from here to the commit. Lock order everywhere: member's account, counters, prize, point.
-    On PostgreSQL both rows are taken in one round trip (data-modifying CTEs, same order)."""
-    if point_id is not None and db.session.get_bind().dialect.name == "postgresql":
-        taken, from_point = db.session.execute(_TAKE_BOTH, {"q": quantity, "at": clock.now(), "prize": prize.id,
-                                                            "point": point_id}).one()
-        if taken != 1:
-            raise refusal_error("sold_out")
-        if from_point != 1:
-            raise refusal_error("point_sold_out")
-        return
-    taken = db.session.execute(update(Prize).where(Prize.id == prize.id, Prize.stock >= quantity)
-                               .values(stock=Prize.stock - quantity)
-                               .execution_options(synchronize_session=False)).rowcount
+def _take_stock(prize_id: int, point_id: int | None, quantity: int, at) -> None:
+    taken, from_point = db.session.execute(_TAKE_STOCK, {"take_q": quantity, "take_prize": prize_id,
+                                                         "take_point": point_id, "take_at": at}).one()
     if taken != 1:
         raise refusal_error("sold_out")
-    if point_id is not None:
-        taken = db.session.execute(update(PrizeStock).where(
-            PrizeStock.prize_id == prize.id, PrizeStock.pickup_point_id == point_id, PrizeStock.stock >= quantity)
-            .values(stock=PrizeStock.stock - quantity).execution_options(synchronize_session=False)).rowcount
-        if taken != 1:
-            raise refusal_error("point_sold_out")
+    if point_id is not None and from_point != 1:
+        raise refusal_error("point_sold_out")
 
 
 def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Redemption:
-    """Cancel or expire a redemption not yet handed over: stock, counters and points come back."""
+    """Cancel, reject or expire a redemption not yet handed over: points, counters and stock come
+    back in SQL (a conditional status update first, so only once), and in the Redis gate once
+    that commits. The refund's one source key `prize-refund:<id>` is a second guard."""
     changed = db.session.execute(update(Redemption).where(
         Redemption.id == redemption.id, Redemption.status == "redeemed")
         .values(status=status, closed_at=clock.now()).execution_options(synchronize_session=False)).rowcount
@@ -595,21 +528,22 @@ def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Re
     points.credit(redemption.member_id, redemption.points_spent, kind="refund",
                   source_key=f"prize-refund:{redemption.id}",
                   reason=f"兑换{what}退回 {redemption.prize.name}", actor_user_id=actor_user_id)
-    for subject, period, _limit in _limits(redemption.prize, redemption.member_id, redemption.business_day):
-        _unbump(redemption.prize_id, subject, period, q)
+    for subject, period, _limit in limits(redemption.prize, redemption.member_id, redemption.business_day):
+        _uncount(redemption.prize_id, subject, period, q)
     db.session.execute(update(Prize).where(Prize.id == redemption.prize_id).values(stock=Prize.stock + q)
                        .execution_options(synchronize_session=False))
     if redemption.pickup_point_id is not None:
         db.session.execute(update(PrizeStock).where(
             PrizeStock.prize_id == redemption.prize_id, PrizeStock.pickup_point_id == redemption.pickup_point_id)
             .values(stock=PrizeStock.stock + q).execution_options(synchronize_session=False))
+    gate.give_back(redemption.prize, redemption.member_id, q, redemption.pickup_point_id, redemption.business_day)
     db.session.refresh(redemption)
     db.session.expire(redemption.prize)
     return redemption
 
 
 def own_redemption(member: Member, redemption_id: int) -> Redemption:
-    r = db.session.get(Redemption, redemption_id)
+    r = _get(Redemption, redemption_id)
     if r is None or r.member_id != member.id:
         raise RedemptionNotFound("没有这条兑换记录。 No such redemption.")
     return r
@@ -620,6 +554,7 @@ def my_redemptions(member: Member):
 
 
 def cancel(member: Member, redemption_id: int, actor_user_id: int | None) -> Redemption:
+    """A member cancels before pickup: the points and the stock come back."""
     return _close(own_redemption(member, redemption_id), "cancelled", actor_user_id)
 
 
@@ -630,8 +565,9 @@ def due_for_expiry(limit: int = 500) -> list[int]:
 
 
 def expire(redemption_id: int) -> Redemption | None:
-    """Expire one unclaimed redemption; None if it was handed over or closed meanwhile."""
-    r = db.session.get(Redemption, redemption_id)
+    """Expire one unclaimed redemption past its deadline; None if it was handed over or closed
+    meanwhile. `flask prizes expire` runs each in a unit of work of its own."""
+    r = _get(Redemption, redemption_id)
     if r is None or r.status != "redeemed" or r.pickup_deadline is None \
             or clock.as_utc(r.pickup_deadline) > clock.now():
         return None
@@ -641,15 +577,7 @@ def expire(redemption_id: int) -> Redemption | None:
         return None
 
 
-def user_id_of(member_id: int) -> int | None:
-    return db.session.scalar(select(User.id).where(User.member_id == member_id))
-
-
 # --- pickup -----------------------------------------------------------------------------------
-
-def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
 
 def _normalise_code(code) -> str:
     code = "".join(str(code or "").split()).upper()
@@ -700,7 +628,7 @@ def _mark_handed_over(user, r: Redemption, *conditions) -> Redemption:
 # --- admin: approvals, delivery, reports -------------------------------------------------------
 
 def redemption_in_scope(scope: Organisation, redemption_id: int) -> Redemption:
-    r = db.session.get(Redemption, redemption_id)
+    r = _get(Redemption, redemption_id)
     if r is None or not scope.contains(r.prize.org):
         raise RedemptionNotFound("redemption not found")
     return r

@@ -16,9 +16,8 @@ from ..extensions import db
 from ..orgs import service as orgs
 from ..pagination import paginate
 from ..points import service as points
-from . import export, flow, gate, service
+from . import export, rules, service
 from .forms import EmptyForm, ImageForm, PickupForm, PointForm, PrizeForm, RedeemForm, RestockForm
-from .models import PrizeImage
 
 bp = Blueprint("prizes", __name__)
 
@@ -32,7 +31,7 @@ def mall():
     page = request.args.get("page", 1, type=int)
     items, total = paginate(service.mall(member), max(page, 1), 40)
     return render_template("prizes/mall.html", prizes=items, total=total, page=page, per_page=40,
-                           balance=points.balance(member.id), state=service.prize_state)
+                           balance=points.balance(member.id), state=rules.prize_state)
 
 
 @bp.get("/prizes/<int:prize_id>")
@@ -44,7 +43,7 @@ def detail(prize_id):
     form.pickup_point_id.choices = [(s.pickup_point_id, f"{s.pickup_point.name}（{_('剩余')} {s.stock}）")
                                     for s in prize.stocks]
     return render_template("prizes/detail.html", prize=prize, form=form, balance=points.balance(member.id),
-                           state=service.prize_state(prize))
+                           state=rules.prize_state(prize))
 
 
 @bp.route("/prizes/<int:prize_id>/confirm", methods=["GET", "POST"])
@@ -70,7 +69,9 @@ def confirm(prize_id):
     args = {"quantity": form.quantity.data, "pickup_point_id": form.pickup_point_id.data or None,
             "delivery_address": form.delivery_address.data or None, "delivery_phone": form.delivery_phone.data or None}
     try:
-        body, _status = flow.redeem(prize_id, args, form.nonce.data or None)
+        with unit_of_work():
+            body = service.redeem_prize(prize_id, args, form.nonce.data or None, user_id=current_user.id,
+                                        signed_in=current_actor)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("prizes.detail", prize_id=prize_id))
@@ -103,7 +104,8 @@ def cancel(redemption_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        flow.cancel(redemption_id)
+        with unit_of_work():
+            service.cancel(current_user.member, redemption_id, current_user.id)
         flash(_("已取消兑换，积分已退回。"), "success")
     except DomainError as exc:
         flash(exc.message, "error")
@@ -113,7 +115,7 @@ def cancel(redemption_id):
 @bp.get("/prizes/images/<int:image_id>")
 def image(image_id):
     """Served with the sniffed type only, never as HTML or SVG."""
-    picture = db.session.get(PrizeImage, image_id)
+    picture = service.prize_image(image_id)
     if picture is None:
         abort(404)
     response = Response(picture.data, mimetype=picture.content_type)
@@ -141,7 +143,7 @@ def pickup():
         except DomainError as exc:
             flash(exc.message, "error")
     return render_template("prizes/pickup.html", form=form, points=points_, found=found,
-                           hand_over_form=EmptyForm(), mask_name=service.mask_name)
+                           hand_over_form=EmptyForm(), mask_name=rules.mask_name)
 
 
 @bp.post("/prizes/pickup/hand-over")
@@ -154,7 +156,7 @@ def hand_over():
             r = service.hand_over(current_actor(), request.form.get("pickup_point_id", type=int) or 0,
                                   request.form.get("code", ""))
             flash(_("已核销：%(prize)s ×%(n)s，会员 %(name)s", prize=r.prize.name, n=r.quantity,
-                    name=service.mask_name(r.member.name)), "success")
+                    name=rules.mask_name(r.member.name)), "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("prizes.pickup"))
@@ -174,7 +176,7 @@ def admin_list():
     items, total = paginate(service.prizes_in_scope(scope), max(page, 1), 50)
     pending, _n = paginate(service.redemptions_in_scope(scope, approval="pending"), 1, 20)
     return render_template("prizes/admin_list.html", prizes=items, total=total, page=page, per_page=50,
-                           pending=pending, action_form=EmptyForm(), state=service.prize_state)
+                           pending=pending, action_form=EmptyForm(), state=rules.prize_state)
 
 
 def _form_data(form: PrizeForm, scope, creating: bool) -> dict:
@@ -209,7 +211,6 @@ def admin_new():
         try:
             with unit_of_work():
                 prize = service.create_prize(current_actor(), scope, _form_data(form, scope, True))
-            gate.sync_one(prize)
             flash(_("奖品已创建。"), "success")
             return redirect(url_for("prizes.admin_edit", prize_id=prize.id))
         except DomainError as exc:
@@ -242,7 +243,6 @@ def admin_edit(prize_id):
         try:
             with unit_of_work():
                 service.update_prize(current_actor(), scope, prize, _form_data(form, scope, False))
-            gate.sync_one(prize)
             flash(_("已保存。"), "success")
             return redirect(url_for("prizes.admin_edit", prize_id=prize_id))
         except DomainError as exc:
@@ -270,7 +270,6 @@ def admin_restock(prize_id):
                 service.restock(current_actor(), scope, prize, form.quantity.data,
                                 form.pickup_point_id.data if prize.fulfilment == "pickup" else None,
                                 note=form.note.data or "")
-            gate.sync_one(prize)
             flash(_("已补充库存。"), "success")
         except DomainError as exc:
             flash(exc.message, "error")
@@ -305,7 +304,8 @@ def admin_action(redemption_id, action):
     if action not in _ACTIONS or not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        flow.close_by_admin(_ACTIONS[action], redemption_id)
+        with unit_of_work():
+            _ACTIONS[action](current_actor(), current_scope(), redemption_id)
         flash(_("已处理。"), "success")
     except DomainError as exc:
         flash(exc.message, "error")

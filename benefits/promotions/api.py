@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..extensions import db
-from . import service
+from . import rules as service
 from .models import PromotionRuleVersion
 from .schemas import (PromotionPreviewInputSchema, PromotionQuoteSchema, PromotionReportSchema, PromotionRuleInputSchema, PromotionRuleSchema,
                       PromotionStatusInputSchema, PromotionVersionSchema)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..extensions import db
 from ..merchants.models import Merchant
-from . import service
+from . import rules as service
 
 SPLIT = {"union": 50, "bank": 30, "merchant": 20}
 RULES = [

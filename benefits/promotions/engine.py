@@ -268,42 +268,96 @@ def _reject(t: RuleTerms, reason: str, message: str = "") -> Rejected:
     return found
 
 
-def evaluate(purchase: Purchase, candidates: list[tuple[RuleTerms, RuleState]]) -> Quote:
-    """The best discount for `purchase` among `candidates` (rule terms with their live state)."""
+# ---------------------------------------------------------------- a till's prepared candidates
+#
+# A till meets the same few dozen candidate rules at every payment, and most of what `_check`
+# asks of a rule (dates, special periods, scope, card, member category and union) depends only
+# on the day, the hour, the till and the member's class, not on the price or the counters.
+# `Prepared` keeps, per till, those answers per (day, hour, member class), each rule's snapshot
+# and its rejections ready-made: precomputed once, then used by the one `evaluate`.
+
+
+@dataclass(frozen=True)
+class _Entry:
+    terms: dict                  # the snapshot (`to_json`): shared by every quote, never changed
+    split: dict                  # the funding split, for `split_fairly`
+    below: Rejected              # below_threshold, with its "未满 X 元" message
+
+
+class Prepared:
+    """A till's candidate rules (in order) with what can be worked out once for them."""
+    __slots__ = ("rules", "entries", "_static", "_org_paths")
+
+    def __init__(self, rules):
+        self.rules = tuple(rules)
+        # only whether the member's union lies under these matters, not which union it is
+        self._org_paths = tuple(sorted({t.member_org_path for t in self.rules if t.member_org_path}))
+        self.entries = tuple(_Entry(t.to_json(), dict(t.split),
+                                    _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"))
+                             for t in self.rules)
+        self._static: dict = {}
+
+    def plan(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
+        """Per rule, in order: (index, terms, the reason it cannot apply whatever its live state,
+        or None). Memoised per day, hour, till and member class."""
+        key = (today, hour, p.card_active, p.member_category,
+               tuple(p.member_org_path.startswith(path) for path in self._org_paths),
+               p.merchant_id, p.store_id, p.merchant_category, p.merchant_org_path)
+        found = self._static.get(key)
+        if found is None:
+            if len(self._static) > 4096:
+                self._static.clear()
+            found = self._static[key] = tuple(
+                (i, t, _check(t, _OPEN_STATE, p, today, weekday, hour)) for i, t in enumerate(self.rules))
+        return found
+
+    def applied(self, i: int, discount: int) -> AppliedRule:
+        t, entry = self.rules[i], self.entries[i]
+        return AppliedRule(t.rule_id, t.version_id, t.name, discount, split_fairly(discount, entry.split), entry.terms)
+
+
+def prepare(rules) -> Prepared:
+    return Prepared(rules)
+
+
+def evaluate(purchase: Purchase, prepared: Prepared, states: dict[int, RuleState]) -> Quote:
+    """The best discount for `purchase` among a till's prepared candidates. `states` holds the
+    live state of the rules that have one (binding counters, this member's uses); every other
+    rule is open (active, nothing used, any budget it has at least the price)."""
     amount = purchase.amount_fen
     local = _china(purchase.at)
     today, weekday, hour = local.date(), local.isoweekday(), local.hour
     rejected: list[Rejected] = []
-    offers: list[tuple[RuleTerms, RuleState, int]] = []
+    offers: list[tuple[int, RuleTerms, RuleState, int]] = []
     near: list[tuple[RuleTerms, RuleState]] = []
-    for t, s in candidates:
-        reason = _check(t, s, purchase, today, weekday, hour)
+    for i, t, static_reason in prepared.plan(purchase, today, weekday, hour):
+        s = states.get(t.rule_id, _OPEN_STATE)
+        reason = "paused" if not s.active else static_reason or _state_reason(t, s)
         if reason:
             rejected.append(_reject(t, reason))
             continue
         raw = gross_discount(t, amount)
         if raw == 0 and t.kind != "percent" and amount < t.threshold_fen:
-            rejected.append(_reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"))
+            rejected.append(prepared.entries[i].below)
             near.append((t, s))
             continue
         discount = _clamp(t, s, raw, amount)
         if discount <= 0:
             rejected.append(_reject(t, "nothing_to_give"))
             continue
-        offers.append((t, s, discount))
+        offers.append((i, t, s, discount))
         if t.kind == "repeating" and amount // t.threshold_fen < t.max_repeats:
             near.append((t, s))
 
-    order = sorted(offers, key=lambda o: (-o[0].priority, o[0].rule_id))
-    singles = [o for o in offers if not o[0].combinable]
+    singles = [o for o in offers if not o[1].combinable]
     applied: list[AppliedRule] = []
     total = 0
     if singles:
-        best = max(singles, key=lambda o: (o[2], o[0].priority, -o[0].rule_id))
-        applied.append(_applied(best[0], best[2]))
-        total = best[2]
-        rejected.extend(_reject(t, "not_best") for t, _s, _d in singles if t is not best[0])
-    for t, s, _d in order:
+        best = max(singles, key=lambda o: (o[3], o[1].priority, -o[1].rule_id))
+        applied.append(prepared.applied(best[0], best[3]))
+        total = best[3]
+        rejected.extend(_reject(t, "not_best") for _i, t, _s, _d in singles if t is not best[1])
+    for i, t, s, _d in sorted(offers, key=lambda o: (-o[1].priority, o[1].rule_id)):
         if not t.combinable:
             continue
         base = amount - total if t.kind == "percent" else amount
@@ -311,10 +365,10 @@ def evaluate(purchase: Purchase, candidates: list[tuple[RuleTerms, RuleState]]) 
         if discount <= 0:
             rejected.append(_reject(t, "nothing_to_give"))
             continue
-        applied.append(_applied(t, discount))
+        applied.append(prepared.applied(i, discount))
         total += discount
     return Quote(amount, total, amount - total, tuple(applied), tuple(rejected),
-                 _hints(amount, total, near, applied))
+                 _hints(amount, total, near, applied) if near else ())
 
 
 def _hints(amount: int, total: int, near: list[tuple[RuleTerms, RuleState]],
@@ -328,170 +382,6 @@ def _hints(amount: int, total: int, near: list[tuple[RuleTerms, RuleState]],
         if gain > max(total, current.get(t.rule_id, 0)) or (t.combinable and gain > current.get(t.rule_id, 0)):
             hints.append(f"再消费 {format_yuan(target - amount)} 元可减 {format_yuan(gain)} 元")
     return tuple(dict.fromkeys(hints))
-
-
-# ---------------------------------------------------------------- a till's prepared candidates
-#
-# A till meets the same few dozen candidate rules at every payment, and most of what `_check`
-# asks of a rule (dates, special periods, scope, card, member category and union) depends only
-# on the day, the hour, the till and the member's class, not on the price or the counters.
-# `Prepared` keeps, per till, those answers per (day, hour, member class) and each rule's
-# rejections ready-made; `evaluate_prepared` then gives exactly what `evaluate` gives (a test
-# compares them on random rules, states and purchases) at a fraction of the cost.
-
-
-def _static_reason(t: RuleTerms, p: Purchase, today: date, weekday: int, hour: int) -> str | None:
-    """`_check`'s reasons that do not depend on the rule's live state (same order)."""
-    return _check(t, _OPEN_STATE, p, today, weekday, hour)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    terms: dict                  # the snapshot (`to_json`): shared by every quote, never changed
-    rejections: dict             # reason → Rejected
-    below: Rejected              # below_threshold, with its "未满 X 元" message
-    nothing: Rejected            # nothing_to_give
-    not_best: Rejected
-    split: dict                  # the funding split, for `split_fairly`
-
-
-def _formula(t: RuleTerms) -> tuple:
-    """`gross_discount`'s inputs as plain numbers: (kind code, X, Y, repeats, cap); kind 0 is
-    percent (X = basis points off), 1 满X减Y once, 2 每满X减Y."""
-    if t.kind == "percent":
-        return 0, 10_000 - t.pay_bp, 0, 1, t.cap_fen
-    return (1 if t.kind == "threshold" else 2), t.threshold_fen, t.off_fen, t.max_repeats, t.cap_fen
-
-
-class Prepared:
-    """A till's candidate rules (in order) with what can be worked out once for them."""
-    __slots__ = ("rules", "entries", "_static", "_org_paths", "_formulas")
-
-    def __init__(self, rules):
-        self.rules = tuple(rules)
-        # only whether the member's union lies under these matters, not which union it is
-        self._org_paths = tuple(sorted({t.member_org_path for t in self.rules if t.member_org_path}))
-        self.entries = tuple(_Entry(t.to_json(), {}, _reject(t, "below_threshold", f"未满 {format_yuan(t.threshold_fen)} 元"),
-                                    _reject(t, "nothing_to_give"), _reject(t, "not_best"), dict(t.split))
-                             for t in self.rules)
-        self._formulas = tuple(_formula(t) for t in self.rules)
-        self._static: dict = {}
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def plan(self, p: Purchase, today: date, weekday: int, hour: int) -> tuple:
-        """Per rule, in order: (index, terms, rule id, static reason, its rejection, formula).
-        Memoised per day, hour, till and member class: none of it depends on price or counters."""
-        key = (today, hour, p.card_active, p.member_category,
-               tuple(p.member_org_path.startswith(path) for path in self._org_paths) if self._org_paths else (),
-               p.merchant_id, p.store_id, p.merchant_category, p.merchant_org_path)
-        found = self._static.get(key)
-        if found is None:
-            if len(self._static) > 4096:
-                self._static.clear()
-            rows = []
-            for i, t in enumerate(self.rules):
-                reason = _static_reason(t, p, today, weekday, hour)
-                rows.append((i, t, t.rule_id, reason, self.reject(i, reason) if reason else None, self._formulas[i]))
-            found = self._static[key] = tuple(rows)
-        return found
-
-    def reject(self, i: int, reason: str) -> Rejected:
-        rejections = self.entries[i].rejections
-        found = rejections.get(reason)
-        if found is None:
-            found = rejections[reason] = _reject(self.rules[i], reason)
-        return found
-
-
-def prepare(rules) -> Prepared:
-    return Prepared(rules)
-
-
-def evaluate_prepared(purchase: Purchase, prepared: Prepared, states: dict, skip=()) -> Quote:
-    """`evaluate(purchase, [(t, states.get(t.rule_id, RuleState())) for t in prepared.rules if
-    t.rule_id not in skip])`, the fast way: `states` names only the rules with a live state.
-    The arithmetic is `gross_discount` and `_clamp` written out on the prepared formulas; the
-    best single offer is tracked in the loop (same order as `max`: discount, priority, older)."""
-    amount = purchase.amount_fen
-    local = _china(purchase.at)
-    today, weekday, hour = local.date(), local.isoweekday(), local.hour
-    entries = prepared.entries
-    rejected: list[Rejected] = []
-    combinable: list[tuple[RuleTerms, RuleState, int, int]] = []
-    singles: list[tuple[int, RuleTerms]] = []
-    near: list[tuple[RuleTerms, RuleState]] = []
-    best = None
-    best_discount = best_priority = best_id = 0
-    for i, t, rule_id, static_reason, static_rejection, formula in prepared.plan(purchase, today, weekday, hour):
-        if skip and rule_id in skip:
-            continue
-        s = states.get(rule_id) if states else None
-        if s is None:
-            if static_rejection is not None:
-                rejected.append(static_rejection)
-                continue
-            s = _OPEN_STATE
-            budget_left = None
-        else:
-            reason = "paused" if not s.active else static_reason or _state_reason(t, s)
-            if reason:
-                rejected.append(prepared.reject(i, reason))
-                continue
-            budget_left = s.budget_left_fen
-        kind, x, off, repeats, cap = formula
-        if kind == 0:
-            discount = amount * x // 10_000
-        elif amount < x:
-            rejected.append(entries[i].below)
-            near.append((t, s))
-            continue
-        elif x <= 0:
-            discount = 0
-        else:
-            discount = off if kind == 1 else off * min(amount // x, repeats)
-        if cap is not None and cap < discount:
-            discount = cap
-        if budget_left is not None and budget_left < discount:
-            discount = budget_left
-        if discount > amount:
-            discount = amount
-        if discount <= 0:
-            rejected.append(entries[i].nothing)
-            continue
-        if t.combinable:
-            combinable.append((t, s, discount, i))
-        else:
-            singles.append((i, t))
-            priority = t.priority
-            if best is None or discount > best_discount or (discount == best_discount and (
-                    priority > best_priority or (priority == best_priority and rule_id < best_id))):
-                best, best_discount, best_priority, best_id = i, discount, priority, rule_id
-        if kind == 2 and amount // x < repeats:
-            near.append((t, s))
-
-    applied: list[AppliedRule] = []
-    total = 0
-    if best is not None:
-        bt = prepared.rules[best]
-        entry = entries[best]
-        total = best_discount
-        applied.append(AppliedRule(bt.rule_id, bt.version_id, bt.name, total, split_fairly(total, entry.split),
-                                   entry.terms))
-        rejected.extend([entries[j].not_best for j, tj in singles if tj is not bt])
-    if combinable:
-        for t, s, _d, i in sorted(combinable, key=lambda o: (-o[0].priority, o[0].rule_id)):
-            base = amount - total if t.kind == "percent" else amount
-            discount = _clamp(t, s, gross_discount(t, base), amount - total)
-            if discount <= 0:
-                rejected.append(entries[i].nothing)
-                continue
-            applied.append(AppliedRule(t.rule_id, t.version_id, t.name, discount,
-                                       split_fairly(discount, entries[i].split), entries[i].terms))
-            total += discount
-    return Quote(amount, total, amount - total, tuple(applied), tuple(rejected),
-                 _hints(amount, total, near, applied) if near else ())
 
 
 @dataclass

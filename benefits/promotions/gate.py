@@ -1,19 +1,27 @@
-"""The promotions' Redis gate: sheds requests for a rule whose budget or uses are gone before
-SQL is touched. Reservations live in the SQL session until it commits (kept) or rolls back
-(released). SQL stays exact without it; `flask counters reconcile` rebuilds it from SQL."""
+"""The promotions' Redis gate: when a crowd meets the end of a rule's budget or use limit, it
+hands out what is left atomically, so only the payments it covers go on to their conditional
+UPDATE of the rule row. SQL stays exact without it; `flask counters reconcile` rebuilds it.
+
+A reservation lasts until the request's unit of work ends: the boundary gives it back if the
+work rolls back (`database.on_rollback`); after a commit it stays taken, as the rule row does."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import redis
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from .. import counters
+from ..database import on_rollback
 from ..extensions import db
+from .models import PromotionRule
 
 log = logging.getLogger(__name__)
 
+# ARGV: the discount wanted, whether the rule has a budget, whether it has a use limit.
+# Answers what it reserved (at most what is left), -1 when a key is missing (seed it from SQL),
+# -2 / -3 when the budget / the uses are gone.
 _RESERVE = counters.Gate("""
 local want = tonumber(ARGV[1])
 local grant = want
@@ -33,12 +41,13 @@ end
 if ARGV[2] == '1' then redis.call('DECRBY', KEYS[1], grant) end
 return grant
 """)
+# Gives back fen and uses; keys that vanished are left alone (reconcile or the next seed rebuilds them).
 _GIVE = counters.Gate("""
 if ARGV[1] ~= '0' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) end
 if ARGV[2] ~= '0' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], ARGV[2]) end
 return 1
 """)
-_SHED = {-2: "budget_spent", -3: "global_limit"}
+SHED = {-2: "budget_spent", -3: "global_limit"}
 
 
 def _keys(rule_id: int) -> list[str]:
@@ -46,64 +55,43 @@ def _keys(rule_id: int) -> list[str]:
     return [counters.key(tag, "budget_left"), counters.key(tag, "uses_left")]
 
 
-def _pending() -> dict[int, list[int]]:
-    return db.session.info.setdefault("promotions_gate", {})
+@dataclass
+class Reservation:
+    rule_id: int
+    fen: int
+    uses: int
+    released: bool = False
+
+    def release(self) -> None:
+        """Give it back (once): SQL did not take it, or its unit of work rolled back."""
+        if not self.released:
+            self.released = True
+            give_back(self.rule_id, self.fen, self.uses)
 
 
-def reserve(rule_id: int, want: int, terms: dict) -> tuple[int, str | None]:
-    """(fen to try in SQL, reason if shed). Without Redis: (want, None). What was reserved is
-    held in the SQL session: kept when it commits, released when it rolls back."""
-    granted, shed, held = reserve_untracked(rule_id, want, terms)
-    if held is not None:
-        _pending()[rule_id] = list(held)
-    return granted, shed
-
-
-def reserve_untracked(rule_id: int, want: int, terms: dict) -> tuple[int, str | None, tuple[int, int] | None]:
-    """`reserve` for a caller without an ORM session (the express confirm): also returns what
-    was taken from the counters, (fen, uses) or None, for the caller to `give_back` itself if
-    its SQL does not commit."""
-    flags = ["1" if terms.get("budget_fen") is not None else "0",
-             "1" if terms.get("global_limit") is not None else "0"]
-    if flags == ["0", "0"]:
+def reserve(rule_id: int, want: int, terms: dict) -> tuple[int, Reservation | None, str | None]:
+    """(fen the gate lets through, the reservation held, the reason if it shed the rule).
+    Without Redis, or for a rule with neither budget nor use limit: (want, None, None)."""
+    budgeted, limited = terms.get("budget_fen") is not None, terms.get("global_limit") is not None
+    if not (budgeted or limited):
         return want, None, None
-    result = _RESERVE.call(_keys(rule_id), [want, *flags])
+    args = [want, int(budgeted), int(limited)]
+    result = _RESERVE.call(_keys(rule_id), args)
     if result == -1:
         _seed(rule_id)
-        result = _RESERVE.call(_keys(rule_id), [want, *flags])
+        result = _RESERVE.call(_keys(rule_id), args)
     if result is None or result == -1:
         return want, None, None
     if result < 0:
-        return 0, _SHED[result], None
-    return int(result), None, (int(result), 1 if flags[1] == "1" else 0)
-
-
-def confirm(rule_id: int, granted: int) -> None:
-    """SQL took `granted`: give the rest of the reservation back now; keep the rest until commit."""
-    held = _pending().get(rule_id)
-    if held and held[0] > granted:
-        give_back(rule_id, held[0] - granted, 0)
-        held[0] = granted
-
-
-def release(rule_id: int) -> None:
-    held = _pending().pop(rule_id, None)
-    if held:
-        give_back(rule_id, held[0], held[1])
+        return 0, None, SHED[result]
+    held = Reservation(rule_id, int(result), int(limited))
+    on_rollback(held.release)
+    return int(result), held, None
 
 
 def give_back(rule_id: int, fen: int, uses: int) -> None:
     if fen or uses:
         _GIVE.call(_keys(rule_id), [fen, uses])
-
-
-def mark_exhausted(rule_id: int, what: str) -> None:
-    r = counters.client()
-    if r is not None:
-        try:
-            r.set(_keys(rule_id)[0 if what == "budget" else 1], 0)
-        except redis.RedisError as exc:
-            log.warning("redis gate unavailable: %s", exc)
 
 
 def forget(rule_id: int) -> None:
@@ -117,13 +105,11 @@ def forget(rule_id: int) -> None:
 
 
 def _left(rule_ids=None):
-    from .models import PromotionRule as R
-    from .service import free_allotment_column
-    stmt = select(R.id, R.budget_fen - R.budget_used_fen + free_allotment_column(),
-                  R.global_limit - R.uses_count).where(
-        (R.budget_fen.is_not(None)) | (R.global_limit.is_not(None)))
+    r = PromotionRule
+    stmt = select(r.id, r.budget_fen - r.budget_used_fen, r.global_limit - r.uses_count).where(
+        r.budget_fen.is_not(None) | r.global_limit.is_not(None))
     if rule_ids is not None:
-        stmt = stmt.where(R.id.in_(rule_ids))
+        stmt = stmt.where(r.id.in_(rule_ids))
     return db.session.execute(stmt).all()
 
 
@@ -148,36 +134,13 @@ def reconcile(r: redis.Redis) -> dict:
     pipe = r.pipeline(transaction=False)
     for rule_id, budget_left, uses_left in rows:
         budget_key, uses_key = _keys(rule_id)
-        if budget_left is None:
-            pipe.delete(budget_key)
-        else:
-            pipe.set(budget_key, max(0, budget_left))
-        if uses_left is None:
-            pipe.delete(uses_key)
-        else:
-            pipe.set(uses_key, max(0, uses_left))
+        for key, left in ((budget_key, budget_left), (uses_key, uses_left)):
+            if left is None:
+                pipe.delete(key)
+            else:
+                pipe.set(key, max(0, left))
     pipe.execute()
     return {"rules": len(rows)}
 
 
 counters.register_reconciler("promotions", reconcile)
-
-
-@event.listens_for(Session, "after_commit")
-def _kept(session: Session) -> None:
-    session.info.pop("promotions_gate", None)
-    session.info.pop("promotions_slices", None)   # service: which budget slice each rule used
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _released(session: Session, previous_transaction) -> None:
-    if previous_transaction.parent is not None:
-        return
-    session.info.pop("promotions_slices", None)
-    pending = session.info.pop("promotions_gate", None)
-    if pending:
-        for rule_id, (fen, uses) in pending.items():
-            try:
-                _GIVE.call(_keys(rule_id), [fen, uses])
-            except RuntimeError:  # outside an app context nobody can reach Redis; reconcile fixes it
-                log.warning("could not release promotion gate reservation for rule %s", rule_id)

@@ -49,35 +49,9 @@ class PromotionRule(db.Model):
     def current_version(self) -> PromotionRuleVersion | None:
         return next((v for v in self.versions if v.id == self.current_version_id), None)
 
-    # Uses and budget of a rule without a global limit are taken from its slices (see
-    # PromotionBudgetSlice): `budget_used_fen` counts what the slices were allotted, so what was
-    # really spent, what is left and how often it was used are read with the slices.
-    def _slice_totals(self) -> tuple[int, int, int]:
-        """(unspent allotments, money spent by slices without allotment, uses) of the slices."""
-        from sqlalchemy import case, func, select
-        s = PromotionBudgetSlice
-        if self.id is None:
-            return 0, 0, 0
-        free, spent, uses = db.session.execute(
-            select(func.coalesce(func.sum(case((s.allot_fen.is_not(None), s.allot_fen - s.used_fen), else_=0)), 0),
-                   func.coalesce(func.sum(case((s.allot_fen.is_(None), s.used_fen), else_=0)), 0),
-                   func.coalesce(func.sum(s.uses), 0)).where(s.rule_id == self.id)).one()
-        return int(free), int(spent), int(uses)
-
     @property
     def budget_left_fen(self) -> int | None:
-        if self.budget_fen is None:
-            return None
-        return self.budget_fen - self.budget_spent_fen
-
-    @property
-    def budget_spent_fen(self) -> int:
-        free, spent, _uses = self._slice_totals()
-        return self.budget_used_fen - free + spent
-
-    @property
-    def total_uses(self) -> int:
-        return self.uses_count + self._slice_totals()[2]
+        return None if self.budget_fen is None else self.budget_fen - self.budget_used_fen
 
 
 class PromotionRuleVersion(db.Model):
@@ -136,29 +110,6 @@ class PromotionUsage(db.Model):
     returned_merchant_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     use_returned: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-
-
-class PromotionBudgetSlice(db.Model):
-    """A rule's budget and use count, split so that concurrent payments do not queue on one row.
-
-    A payment takes its discount from one slice (picked at random) with a conditional UPDATE of
-    that slice alone. A slice spends only what it was allotted from the rule (`allot_fen`, moved
-    from the rule's budget in chunks by a conditional UPDATE of the rule row); near the end of
-    the budget, the slices' unspent allotments are folded back into the rule under its row lock,
-    so the last payments get exactly what remains. NULL `allot_fen`: the rule has no budget and
-    the slice only counts uses. Rules with a global use limit count on the rule row instead.
-    """
-    __tablename__ = "promotion_budget_slices"
-    __table_args__ = (
-        CheckConstraint("used_fen >= 0 AND (allot_fen IS NULL OR used_fen <= allot_fen)", name="within_allotment"),
-        CheckConstraint("uses >= 0", name="uses_not_negative"),
-    )
-
-    rule_id: Mapped[int] = mapped_column(ForeignKey("promotion_rules.id"), primary_key=True)
-    slice: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    allot_fen: Mapped[int | None] = mapped_column(BigInteger)
-    used_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    uses: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PromotionBookStamp(db.Model):

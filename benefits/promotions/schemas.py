@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from .engine import KINDS, SCOPES
+from .engine import KINDS, SCOPES, describe
+from .rules import terms_of
 
 
 class PromotionRuleInputSchema(Schema):
@@ -55,16 +56,14 @@ class PromotionRuleSchema(Schema):
     name = fields.String()
     status = fields.String()
     budget_fen = fields.Integer(allow_none=True)
-    budget_used_fen = fields.Function(lambda rule: rule.budget_spent_fen, metadata={"type": "integer"})
+    budget_used_fen = fields.Integer()
     budget_left_fen = fields.Integer(allow_none=True)
     global_limit = fields.Integer(allow_none=True)
-    uses_count = fields.Function(lambda rule: rule.total_uses, metadata={"type": "integer"})
+    uses_count = fields.Integer()
     current_version = fields.Nested(PromotionVersionSchema, allow_none=True)
     summary = fields.Method("get_summary")
 
     def get_summary(self, rule):
-        from .service import terms_of
-        from .engine import describe
         return describe(terms_of(rule)) if rule.current_version else ""
 
 

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..merchants.models import Merchant, Store
 from ..orgs import service as orgs
 from ..orgs.models import Organisation
-from . import service
+from . import rules as service
 from .engine import describe
 from .forms import RuleForm, StatusForm
 

@@ -14,29 +14,13 @@ from ..auth.access import admin_required, current_actor, current_scope, member_r
 from ..database import transactional
 from ..errors import ValidationError
 from ..pagination import PageArgs, page_schema, paginate
-from . import express, importers, service
+from . import attempts, bank, importers, leaderboards, quizzes, wrong_book
 from .schemas import (AnswersSchema, AttemptSchema, FlaggedAttemptSchema, ImportArgs, ImportResultSchema,
                       JobTypeSchema, LeaderboardArgs, LeaderRowSchema, MemberQuizSchema, QuestionPatchSchema,
                       QuestionQueryArgs, QuestionSchema, QuizPatchSchema, QuizSchema, WrongBookSchema)
 
 URL_PREFIX = "/quiz"
 blp = Blueprint("quiz_api", __name__, description="Skills-drill quizzes (网上练兵)")
-
-
-def _member():
-    return current_user.member
-
-
-_ATTEMPT_TIMES = ("started_at", "deadline_at", "submitted_at")
-
-
-def _attempt_response(view: dict, status: int):
-    """The hot paths answer with exactly what AttemptSchema would dump (the view holds only its
-    fields; datetimes as ISO 8601, as marshmallow writes them) without its per-field cost."""
-    body = {**view, **{k: view[k].isoformat() for k in _ATTEMPT_TIMES if view.get(k) is not None}}
-    response = current_app.json.response(body)
-    response.status_code = status
-    return response
 
 
 @blp.route("/quizzes")
@@ -46,26 +30,18 @@ class MemberQuizzes(MethodView):
     @blp.response(200, MemberQuizSchema(many=True))
     def get(self):
         """Open quizzes the member may take."""
-        return service.quizzes_for_member(_member())
-
-
-@member_required
-@transactional
-def _as_member(operation, target_id: int) -> dict:
-    """The portable path: Flask-Login loads the user, `member_required` checks it, one unit of
-    work. The API's start and submit take it when the express path (express.py) declines."""
-    return operation(current_user.member_id, target_id)
+        return quizzes.quizzes_for_member(current_user.member)
 
 
 @blp.route("/quizzes/<int:quiz_id>/attempts")
 class StartAttempt(MethodView):
+    decorators = [member_required]
+
     @blp.response(201, AttemptSchema)
+    @transactional
     def post(self, quiz_id):
         """Start an attempt (or resume the open one): questions drawn and shuffled, no answers."""
-        view = express.start(quiz_id)
-        if view is None:
-            view = _as_member(service.start_attempt_view, quiz_id)
-        return _attempt_response(view, 201)
+        return attempts.start_attempt(current_user.member_id, quiz_id)
 
 
 @blp.route("/attempts/<int:attempt_id>")
@@ -74,7 +50,7 @@ class AttemptItem(MethodView):
 
     @blp.response(200, AttemptSchema)
     def get(self, attempt_id):
-        return service.attempt_view(service.get_own_attempt(_member(), attempt_id))
+        return attempts.attempt_view(current_user.member_id, attempt_id)
 
 
 @blp.route("/attempts/<int:attempt_id>/answers")
@@ -86,18 +62,18 @@ class AttemptAnswers(MethodView):
     @transactional
     def put(self, args, attempt_id):
         """Save answers by position (shown letters, e.g. {"3": ["A", "C"]}); time is the server's."""
-        return service.attempt_view(service.save_answers(_member(), attempt_id, args["answers"]))
+        return attempts.save_answers(current_user.member_id, attempt_id, args["answers"])
 
 
 @blp.route("/attempts/<int:attempt_id>/submit")
 class AttemptSubmit(MethodView):
+    decorators = [member_required]
+
     @blp.response(200, AttemptSchema)
+    @transactional
     def post(self, attempt_id):
         """Grade and award once; a repeat returns the same result."""
-        view = express.submit(attempt_id)
-        if view is None:
-            view = _as_member(service.submit_attempt_view, attempt_id)
-        return _attempt_response(view, 200)
+        return attempts.submit_attempt(current_user.member_id, attempt_id)
 
 
 @blp.route("/leaderboard")
@@ -107,11 +83,11 @@ class Leaderboard(MethodView):
     @blp.arguments(LeaderboardArgs, location="query")
     @blp.response(200, LeaderRowSchema(many=True))
     def get(self, args):
-        member = _member()
+        member = current_user.member
         if args["quiz_id"] is not None:
-            service.get_quiz_for_member(member, args["quiz_id"])
-        return service.leaderboard(quiz_id=args["quiz_id"], job_type_id=args["job_type_id"],
-                                   period=args["period"], org=member.org if args["scope"] == "union" else None)
+            quizzes.get_quiz_for_member(member, args["quiz_id"])
+        return leaderboards.leaderboard(quiz_id=args["quiz_id"], job_type_id=args["job_type_id"],
+                                        period=args["period"], org=member.org if args["scope"] == "union" else None)
 
 
 @blp.route("/wrong-book")
@@ -120,7 +96,7 @@ class WrongBook(MethodView):
 
     @blp.response(200, WrongBookSchema(many=True))
     def get(self):
-        return service.wrong_book(_member())
+        return wrong_book.entries(current_user.member_id)
 
 
 @blp.route("/wrong-book/attempts")
@@ -130,7 +106,7 @@ class WrongBookPractice(MethodView):
     @blp.response(201, AttemptSchema)
     @transactional
     def post(self):
-        return service.attempt_view(service.start_wrong_book_practice(_member()))
+        return wrong_book.start_practice(current_user.member_id)
 
 
 # ---- admin ------------------------------------------------------------------------------------
@@ -141,13 +117,13 @@ class JobTypes(MethodView):
 
     @blp.response(200, JobTypeSchema(many=True))
     def get(self):
-        return service.job_types()
+        return bank.job_types()
 
     @blp.arguments(JobTypeSchema)
     @blp.response(201, JobTypeSchema)
     @transactional
     def post(self, args):
-        return service.create_job_type(current_actor(), args["code"], args["name"])
+        return bank.create_job_type(current_actor(), args["code"], args["name"])
 
 
 @blp.route("/admin/questions")
@@ -157,7 +133,7 @@ class Questions(MethodView):
     @blp.arguments(QuestionQueryArgs, location="query")
     @blp.response(200, page_schema(QuestionSchema, "QuestionPage"))
     def get(self, args):
-        stmt = service.questions_page_stmt(args["job_type_id"], args["enabled"], args["q"])
+        stmt = bank.questions_page_stmt(args["job_type_id"], args["enabled"], args["q"])
         items, total = paginate(stmt, args["page"], args["per_page"])
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
 
@@ -166,7 +142,7 @@ class Questions(MethodView):
     @transactional
     def post(self, args):
         args["tags"] = args.pop("tag_list", [])
-        return service.create_question(current_actor(), args)
+        return bank.create_question(current_actor(), args)
 
 
 @blp.route("/admin/questions/<int:question_id>")
@@ -178,7 +154,7 @@ class QuestionItem(MethodView):
     @transactional
     def patch(self, args, question_id):
         """Enable or disable (history is kept; disabled questions are not drawn)."""
-        return service.set_question_enabled(current_actor(), question_id, args["is_enabled"])
+        return bank.set_question_enabled(current_actor(), question_id, args["is_enabled"])
 
 
 @blp.route("/admin/questions/import")
@@ -193,7 +169,6 @@ class QuestionImport(MethodView):
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ValidationError("choose a file", details={"fields": {"file": "required"}})
-        from flask import current_app
         fmt = args["format"] or importers.detect_format(upload.filename)
         try:
             questions, problems = importers.parse(upload.read(), fmt, args["job_type"],
@@ -202,7 +177,7 @@ class QuestionImport(MethodView):
             raise ValidationError(str(exc), code="bad_file") from None
         if len(questions) > current_app.config["WEB_IMPORT_MAX_ROWS"]:
             raise ValidationError("too many rows for a web upload; use `flask quiz import`", code="too_many_rows")
-        return service.import_questions(current_actor(), questions, problems, skip_bad=args["skip_bad"])
+        return bank.import_questions(current_actor(), questions, problems, skip_bad=args["skip_bad"])
 
 
 @blp.route("/admin/quizzes")
@@ -212,14 +187,14 @@ class AdminQuizzes(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(QuizSchema, "QuizPage"))
     def get(self, args):
-        items, total = paginate(service.quizzes_in_scope(current_scope()), args["page"], args["per_page"])
+        items, total = paginate(quizzes.quizzes_in_scope(current_scope()), args["page"], args["per_page"])
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
 
     @blp.arguments(QuizSchema)
     @blp.response(201, QuizSchema)
     @transactional
     def post(self, args):
-        return service.create_quiz(current_actor(), current_scope(), args)
+        return quizzes.create_quiz(current_actor(), current_scope(), args)
 
 
 @blp.route("/admin/quizzes/<int:quiz_id>")
@@ -228,7 +203,7 @@ class AdminQuizItem(MethodView):
 
     @blp.response(200, QuizSchema)
     def get(self, quiz_id):
-        return service.get_quiz_in_scope(current_scope(), quiz_id)
+        return quizzes.get_quiz_in_scope(current_scope(), quiz_id)
 
     @blp.arguments(QuizPatchSchema(partial=True))
     @blp.response(200, QuizSchema)
@@ -236,7 +211,7 @@ class AdminQuizItem(MethodView):
     def patch(self, args, quiz_id):
         sent = request.get_json(silent=True) or {}
         changes = {k: v for k, v in args.items() if k in sent}
-        return service.update_quiz(current_actor(), current_scope(), quiz_id, changes)
+        return quizzes.update_quiz(current_actor(), current_scope(), quiz_id, changes)
 
 
 @blp.route("/admin/flagged-attempts")
@@ -247,5 +222,5 @@ class FlaggedAttempts(MethodView):
     @blp.response(200, page_schema(FlaggedAttemptSchema, "FlaggedAttemptPage"))
     def get(self, args):
         """Attempts finished suspiciously fast, in the admin's subtree."""
-        items, total = paginate(service.flagged_attempts(current_scope()), args["page"], args["per_page"])
+        items, total = paginate(quizzes.flagged_attempts(current_scope()), args["page"], args["per_page"])
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}

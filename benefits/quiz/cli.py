@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from ..database import unit_of_work
-from . import importers, service
+from . import bank, importers
+from .demo import generate_rows
 
 quiz_cli = AppGroup("quiz", help="Skills-drill question bank.")
 
@@ -31,11 +32,11 @@ def import_command(path: Path, fmt: str | None, job_type: str, skip_bad: bool, c
         raise click.ClickException(str(exc)) from None
     with unit_of_work():
         if create_job_types:
-            known = service.resolve_job_types({q["job_type"] for q in questions if q["job_type"]})
+            known = bank.resolve_job_types({q["job_type"] for q in questions if q["job_type"]})
             for n, name in enumerate(sorted({q["job_type"] for q in questions if q["job_type"]} - set(known)), 1):
-                service.create_job_type(None, f"JT{len(service.job_types()) + 1:03d}", name)
+                bank.create_job_type(None, f"JT{len(bank.job_types()) + 1:03d}", name)
         with tqdm(total=len(questions), unit="q", desc="importing", file=sys.stderr) as bar:
-            result = service.import_questions(None, questions, problems, skip_bad=skip_bad, progress=bar.update)
+            result = bank.import_questions(None, questions, problems, skip_bad=skip_bad, progress=bar.update)
     for problem in result["problems"][:100]:
         click.echo(f"line {problem['line']}: {problem['message']}", err=True)
     if len(result["problems"]) > 100:
@@ -51,7 +52,7 @@ def import_command(path: Path, fmt: str | None, job_type: str, skip_bad: bool, c
 @click.option("--job-type-id", type=int, default=None)
 def export_command(path: Path, job_type_id: int | None):
     """Export questions in the import template (.xlsx or .csv by file name)."""
-    rows = importers.template_rows(service.export_questions(job_type_id))
+    rows = importers.template_rows(bank.export_questions(job_type_id))
     data = importers.write_xlsx(rows) if path.suffix.lower() == ".xlsx" else importers.write_csv(rows)
     path.write_bytes(data)
     click.echo(f"exported {len(rows)} questions to {path}")
@@ -63,7 +64,6 @@ def export_command(path: Path, job_type_id: int | None):
 @click.option("--seed", default=2020, show_default=True)
 def generate_bank(path: Path, count: int, seed: int):
     """Write a realistic bank of COUNT questions over the 24 job types (template CSV/XLSX)."""
-    from .demo import generate_rows
     rows = generate_rows(count, random.Random(seed))
     data = importers.write_xlsx(rows) if path.suffix.lower() == ".xlsx" else importers.write_csv(rows)
     path.write_bytes(data)

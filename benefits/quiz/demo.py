@@ -14,7 +14,8 @@ from ..auth.models import User
 from ..members.models import Member
 from ..points import service as points
 from ..extensions import db
-from . import grading, importers, service
+from . import attempts, bank, grading, importers, quizzes
+from .models import Attempt
 
 JOB_TYPES = [
     ("DG", "电工"), ("HG", "焊工"), ("CG", "车工"), ("QG", "钳工"), ("NJG", "酿酒工"), ("ZQG", "制曲工"),
@@ -156,31 +157,31 @@ QUIZZES = [
 
 
 def load(ctx) -> None:
-    types = {name: service.create_job_type(None, code, name) for code, name in JOB_TYPES}
-    questions, problems = importers._table(question_rows())
+    types = {name: bank.create_job_type(None, code, name) for code, name in JOB_TYPES}
+    questions, problems = importers.parse_rows(question_rows())
     assert not problems, problems
-    service.import_questions(None, questions, [], skip_bad=False)
+    bank.import_questions(None, questions, [], skip_bad=False)
     at = clock.now()
-    quizzes = []
+    made = []
     for org_code, title, names, settings in QUIZZES:
-        quizzes.append(service.create_quiz(None, ctx.orgs[org_code], {
+        made.append(quizzes.create_quiz(None, ctx.orgs[org_code], {
             "title": title, "job_type_ids": [types[n].id for n in names],
             "opens_at": at - timedelta(days=30), "closes_at": at + timedelta(days=60), **settings}))
-    _demo_attempts(ctx, quizzes[0])
-    ctx.notes.append(f"Quiz: {len(types)} job types, {len(questions)} questions, {len(quizzes)} quizzes open now.")
+    _demo_attempts(ctx, made[0])
+    ctx.notes.append(f"Quiz: {len(types)} job types, {len(questions)} questions, {len(made)} quizzes open now.")
 
 
 def _take(member: Member, quiz, at: datetime, rng: random.Random, skill: float) -> None:
     with clock.freeze(at):
-        attempt = service.start_attempt(member, quiz.id)
+        attempt = db.session.get(Attempt, attempts.start_attempt(member.id, quiz.id)["id"])
         answers = {}
         for item in attempt.items:
             right = item.question.answer
             pick = right if rng.random() < skill else rng.choice(item.option_order)
             answers[str(item.position)] = list(grading.to_shown(item.option_order, pick))
-        service.save_answers(member, attempt.id, answers)
+        attempts.save_answers(member.id, attempt.id, answers)
     with clock.freeze(at + timedelta(seconds=rng.randrange(120, 500))):
-        service.submit_attempt(member, attempt.id)
+        attempts.submit_attempt(member.id, attempt.id)
 
 
 def _demo_attempts(ctx, quiz) -> None:

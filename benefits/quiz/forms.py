@@ -7,7 +7,7 @@ from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField
                      TextAreaField, widgets)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from .models import LETTERS, MAX_OPTIONS
+from .grading import LETTERS, MAX_OPTIONS
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -10,8 +10,10 @@ import io
 import re
 import zipfile
 
+from openpyxl import Workbook, load_workbook
+
 from ..spreadsheets import UnsafeSpreadsheet, check_xlsx_archive, safe_cell, unescape_cell
-from .models import LETTERS, MAX_OPTIONS
+from .grading import LETTERS, MAX_OPTIONS
 
 HEADERS = ["工种", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F",
            "答案", "分值", "解析", "难度", "标签"]
@@ -109,7 +111,9 @@ def _row_to_raw(values: list) -> dict:
             "difficulty": values[12], "tags": values[13]}
 
 
-def _table(rows, first_line: int = 2) -> tuple[list[dict], list[dict]]:
+def parse_rows(rows, first_line: int = 2) -> tuple[list[dict], list[dict]]:
+    """Template rows (the header left out) as questions and problems; `first_line` numbers the
+    first row as the file shows it."""
     questions, problems = [], []
     for number, values in enumerate(rows, start=first_line):
         if not any(_text(v) for v in values):
@@ -141,11 +145,10 @@ def parse_csv(data: bytes) -> tuple[list[dict], list[dict]]:
     if not rows:
         raise FileProblem("文件是空的 (the file is empty)")
     _check_header(rows[0])
-    return _table(rows[1:])
+    return parse_rows(rows[1:])
 
 
 def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024) -> tuple[list[dict], list[dict]]:
-    from openpyxl import load_workbook
     try:
         check_xlsx_archive(data, max_uncompressed)
     except UnsafeSpreadsheet as exc:
@@ -160,7 +163,7 @@ def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024) -> tuple[l
         if header is None:
             raise FileProblem("文件是空的 (the file is empty)")
         _check_header(header)
-        return _table(rows)
+        return parse_rows(rows)
     finally:
         workbook.close()
 
@@ -347,7 +350,6 @@ def write_csv(rows: list[list[str]]) -> bytes:
 
 
 def write_xlsx(rows: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("题库")
     sheet.append(HEADERS)

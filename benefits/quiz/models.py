@@ -13,8 +13,6 @@ from ..extensions import db
 QUESTION_KINDS = ("single", "multiple", "truefalse")
 QUIZ_MODES = ("practice", "scored")
 LATE_POLICIES = ("grade_saved", "refuse")
-MAX_OPTIONS = 6
-LETTERS = "ABCDEF"
 
 
 class JobType(db.Model):

@@ -1,8 +1,9 @@
 from marshmallow import Schema, fields, validate
 
 from ..pagination import PageArgs
+from .grading import MAX_OPTIONS
 from .importers import FORMATS
-from .models import LATE_POLICIES, MAX_OPTIONS, QUESTION_KINDS, QUIZ_MODES
+from .models import LATE_POLICIES, QUESTION_KINDS, QUIZ_MODES
 
 
 class JobTypeSchema(Schema):

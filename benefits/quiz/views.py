@@ -18,7 +18,7 @@ from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
 from ..pagination import paginate
-from . import importers, service
+from . import attempts, bank, grading, importers, leaderboards, quizzes, wrong_book
 from .forms import ActionForm, ImportForm, JobTypeForm, QuestionForm, QuizForm, split_tags
 from .models import QUESTION_KINDS, Attempt, Question, Quiz
 
@@ -30,10 +30,10 @@ bp = Blueprint("quiz", __name__, url_prefix="/quiz")
 @bp.get("")
 @member_required
 def index():
-    member = current_user.member
-    return render_template("quiz/index.html", quizzes=service.quizzes_for_member(member),
-                           recent=service.attempts_of(member, 10), form=ActionForm(),
-                           book_size=len(service.wrong_book(member)))
+    member_id = current_user.member_id
+    return render_template("quiz/index.html", quizzes=quizzes.quizzes_for_member(current_user.member),
+                           recent=attempts.attempts_of(member_id, 10), form=ActionForm(),
+                           book_size=wrong_book.size(member_id))
 
 
 @bp.post("/<int:quiz_id>/start")
@@ -43,29 +43,26 @@ def start(quiz_id):
         return redirect(url_for("quiz.index"))
     try:
         with unit_of_work():
-            attempt = service.start_attempt(current_user.member, quiz_id)
+            view = attempts.start_attempt(current_user.member_id, quiz_id)
     except DomainError as exc:
         if exc.status == 404:
             raise
         flash(exc.message, "error")
         return redirect(url_for("quiz.index"))
-    return redirect(url_for("quiz.attempt", attempt_id=attempt.id))
+    return redirect(url_for("quiz.attempt", attempt_id=view["id"]))
 
 
 @bp.get("/attempts/<int:attempt_id>")
 @member_required
 def attempt(attempt_id):
-    found = service.get_own_attempt(current_user.member, attempt_id)
-    return render_template("quiz/attempt.html", view=service.attempt_view(found), form=ActionForm())
+    view = attempts.attempt_view(current_user.member_id, attempt_id)
+    return render_template("quiz/attempt.html", view=view, form=ActionForm())
 
 
-def _answers_from_form(view: dict) -> dict:
-    answers = {}
-    for item in view["items"]:
-        picked = request.form.getlist(f"q{item['position']}")
-        if picked:
-            answers[str(item["position"])] = picked
-    return answers
+def _answers_from_form() -> dict:
+    """The form's answers by position: each question's inputs are named q<position>."""
+    return {name[1:]: request.form.getlist(name) for name in request.form
+            if name[:1] == "q" and name[1:].isdigit() and request.form.getlist(name)}
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
@@ -73,17 +70,9 @@ def _answers_from_form(view: dict) -> dict:
 def submit(attempt_id):
     if not ActionForm().validate_on_submit():
         return redirect(url_for("quiz.attempt", attempt_id=attempt_id))
-    member = current_user.member
     try:
         with unit_of_work():
-            found = service.get_own_attempt(member, attempt_id)
-            answers = _answers_from_form(service.attempt_view(found))
-            if answers and found.status == "open":
-                try:
-                    service.save_answers(member, attempt_id, answers)
-                except service.TimeUp:
-                    pass  # graded on what was saved in time
-            service.submit_attempt(member, attempt_id)
+            attempts.submit_attempt(current_user.member_id, attempt_id, _answers_from_form())
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -91,10 +80,11 @@ def submit(attempt_id):
     return redirect(url_for("quiz.attempt", attempt_id=attempt_id))
 
 
-@bp.get("/wrong-book")
+@bp.get("/wrong-book", endpoint="wrong_book")
 @member_required
-def wrong_book():
-    return render_template("quiz/wrong_book.html", entries=service.wrong_book(current_user.member), form=ActionForm())
+def wrong_book_page():
+    return render_template("quiz/wrong_book.html", entries=wrong_book.entries(current_user.member_id),
+                           form=ActionForm())
 
 
 @bp.post("/wrong-book/practice")
@@ -104,31 +94,31 @@ def wrong_book_practice():
         return redirect(url_for("quiz.wrong_book"))
     try:
         with unit_of_work():
-            found = service.start_wrong_book_practice(current_user.member)
+            view = wrong_book.start_practice(current_user.member_id)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("quiz.wrong_book"))
-    return redirect(url_for("quiz.attempt", attempt_id=found.id))
+    return redirect(url_for("quiz.attempt", attempt_id=view["id"]))
 
 
 @bp.get("/leaderboard")
 @member_required
 def leaderboard():
     member = current_user.member
-    quizzes = service.quizzes_for_member(member)
+    open_quizzes = quizzes.quizzes_for_member(member)
     kind, _sep, ident = (request.args.get("board") or "").partition(":")
     quiz_id = int(ident) if kind == "q" and ident.isdigit() else None
     job_type_id = int(ident) if kind == "j" and ident.isdigit() else None
-    if quiz_id is None and job_type_id is None and quizzes:
-        quiz_id = quizzes[0].id
+    if quiz_id is None and job_type_id is None and open_quizzes:
+        quiz_id = open_quizzes[0].id
     if quiz_id is not None:
-        service.get_quiz_for_member(member, quiz_id)
+        quizzes.get_quiz_for_member(member, quiz_id)
     period = request.args.get("period", "week")
-    period = period if period in service.PERIODS else "week"
+    period = period if period in leaderboards.PERIODS else "week"
     scope = "all" if request.args.get("scope") == "all" else "union"
-    rows = service.leaderboard(quiz_id=quiz_id, job_type_id=None if quiz_id else job_type_id, period=period,
-                               org=member.org if scope == "union" else None) if (quiz_id or job_type_id) else []
-    return render_template("quiz/leaderboard.html", rows=rows, quizzes=quizzes, job_types=service.job_types(True),
+    rows = leaderboards.leaderboard(quiz_id=quiz_id, job_type_id=None if quiz_id else job_type_id, period=period,
+                                    org=member.org if scope == "union" else None) if (quiz_id or job_type_id) else []
+    return render_template("quiz/leaderboard.html", rows=rows, quizzes=open_quizzes, job_types=bank.job_types(True),
                            quiz_id=quiz_id, job_type_id=job_type_id, period=period, scope=scope)
 
 
@@ -141,18 +131,18 @@ FLAGGED_PER_PAGE = 30
 @admin_required
 def admin_index():
     scope = current_scope()
-    items, _total = paginate(service.quizzes_in_scope(scope), 1, 100)
-    flagged, flagged_total = paginate(service.flagged_attempts(scope), 1, 5)
-    job_types = service.job_types()
+    items, _total = paginate(quizzes.quizzes_in_scope(scope), 1, 100)
+    flagged, flagged_total = paginate(quizzes.flagged_attempts(scope), 1, 5)
+    job_types = bank.job_types()
     return render_template("quiz/admin_index.html", quizzes=items, flagged=_flagged_rows(flagged),
-                           flagged_total=flagged_total, job_types=job_types, counts=service.question_counts(),
+                           flagged_total=flagged_total, job_types=job_types, counts=bank.question_counts(),
                            form=ActionForm(), names={jt.id: jt.name for jt in job_types},
                            bank_manager=_is_bank_manager())
 
 
 def _is_bank_manager() -> bool:
     try:
-        service.require_bank_manager(current_actor())
+        bank.require_bank_manager(current_actor())
     except Forbidden:
         return False
     return True
@@ -166,7 +156,7 @@ def _quiz_form(quiz: Quiz | None = None) -> QuizForm:
     if quiz is not None and quiz.org_id not in {o.id for o in orgs}:
         orgs.append(db.session.get(Organisation, quiz.org_id))  # e.g. a grassroots union set over the API
     form.org_id.choices = [(o.id, o.name) for o in orgs] or [(scope.id, scope.name)]
-    form.job_type_ids.choices = [(jt.id, jt.name) for jt in service.job_types()
+    form.job_type_ids.choices = [(jt.id, jt.name) for jt in bank.job_types()
                                  if jt.is_enabled or (quiz is not None and jt.id in quiz.job_type_ids)]
     return form
 
@@ -201,7 +191,7 @@ def _china_to_utc(value):
 
 
 def _utc_to_china(value):
-    return None if value is None else clock.as_utc(value).astimezone(clock.CHINA).replace(tzinfo=None)
+    return None if value is None else value.astimezone(clock.CHINA).replace(tzinfo=None)
 
 
 # Services name the field and say what is wrong in English; the page says it in Chinese.
@@ -227,9 +217,9 @@ def _quiz_editor(form: QuizForm, quiz: Quiz | None):
         try:
             with unit_of_work():
                 if quiz is None:
-                    service.create_quiz(current_actor(), current_scope(), _quiz_data(form))
+                    quizzes.create_quiz(current_actor(), current_scope(), _quiz_data(form))
                 else:
-                    service.update_quiz(current_actor(), current_scope(), quiz.id, _quiz_data(form, quiz))
+                    quizzes.update_quiz(current_actor(), current_scope(), quiz.id, _quiz_data(form, quiz))
         except (ValidationError, NotFound) as exc:
             _quiz_field_errors(form, exc)
         else:
@@ -248,7 +238,7 @@ def admin_new_quiz():
 @bp.route("/admin/quizzes/<int:quiz_id>/edit", methods=["GET", "POST"])
 @admin_required
 def admin_edit_quiz(quiz_id):
-    quiz = service.get_quiz_in_scope(current_scope(), quiz_id)
+    quiz = quizzes.get_quiz_in_scope(current_scope(), quiz_id)
     return _quiz_editor(_quiz_form(quiz), quiz)
 
 
@@ -257,8 +247,8 @@ def admin_edit_quiz(quiz_id):
 def admin_toggle_quiz(quiz_id):
     if ActionForm().validate_on_submit():
         with unit_of_work():
-            quiz = service.get_quiz_in_scope(current_scope(), quiz_id)
-            service.update_quiz(current_actor(), current_scope(), quiz_id, {"is_enabled": not quiz.is_enabled})
+            quiz = quizzes.get_quiz_in_scope(current_scope(), quiz_id)
+            quizzes.update_quiz(current_actor(), current_scope(), quiz_id, {"is_enabled": not quiz.is_enabled})
     return redirect(url_for("quiz.admin_index"))
 
 
@@ -266,32 +256,32 @@ def admin_toggle_quiz(quiz_id):
 @admin_required
 def admin_flagged():
     page = max(1, request.args.get("page", 1, type=int))
-    items, total = paginate(service.flagged_attempts(current_scope()), page, FLAGGED_PER_PAGE)
+    items, total = paginate(quizzes.flagged_attempts(current_scope()), page, FLAGGED_PER_PAGE)
     return render_template("quiz/admin_flagged.html", rows=_flagged_rows(items), total=total, page=page,
-                           pages=max(1, -(-total // FLAGGED_PER_PAGE)), fast_seconds=service.FAST_SECONDS_PER_QUESTION)
+                           pages=max(1, -(-total // FLAGGED_PER_PAGE)), fast_seconds=grading.FAST_SECONDS_PER_QUESTION)
 
 
-def _flagged_rows(attempts: list[Attempt]) -> list[dict]:
+def _flagged_rows(flagged: list[Attempt]) -> list[dict]:
     """Each flagged attempt with its member and quiz (two lookups for the page, not one per row)."""
     members = {m.id: m for m in db.session.scalars(
-        db.select(Member).where(Member.id.in_({a.member_id for a in attempts})))} if attempts else {}
-    quizzes = {q.id: q for q in db.session.scalars(
-        db.select(Quiz).where(Quiz.id.in_({a.quiz_id for a in attempts if a.quiz_id})))} if attempts else {}
-    return [{"attempt": a, "member": members.get(a.member_id), "quiz": quizzes.get(a.quiz_id),
-             "seconds": int((clock.as_utc(a.submitted_at) - clock.as_utc(a.started_at)).total_seconds())
-             if a.submitted_at else None} for a in attempts]
+        db.select(Member).where(Member.id.in_({a.member_id for a in flagged})))} if flagged else {}
+    quiz_by_id = {q.id: q for q in db.session.scalars(
+        db.select(Quiz).where(Quiz.id.in_({a.quiz_id for a in flagged if a.quiz_id})))} if flagged else {}
+    return [{"attempt": a, "member": members.get(a.member_id), "quiz": quiz_by_id.get(a.quiz_id),
+             "seconds": int((a.submitted_at - a.started_at).total_seconds()) if a.submitted_at else None}
+            for a in flagged]
 
 
 @bp.route("/admin/job-types", methods=["GET", "POST"])
 @admin_required
 def admin_job_types():
     form = JobTypeForm()
-    job_types = service.job_types()
+    job_types = bank.job_types()
     if form.validate_on_submit():
         code, name = form.code.data.strip(), form.name.data.strip()
         try:
             with unit_of_work():
-                service.create_job_type(current_actor(), code, name)
+                bank.create_job_type(current_actor(), code, name)
         except Conflict:
             if code in {jt.code for jt in job_types}:
                 form.code.errors = [_("这个代码已被使用")]
@@ -304,15 +294,15 @@ def admin_job_types():
             return redirect(url_for("quiz.admin_job_types"))
     status = 400 if request.method == "POST" and any(f.errors for f in form) else 200
     return render_template("quiz/admin_job_types.html", form=form, job_types=job_types,
-                           counts=service.question_counts(), bank_manager=_is_bank_manager()), status
+                           counts=bank.question_counts(), bank_manager=_is_bank_manager()), status
 
 
 @bp.route("/admin/questions/new", methods=["GET", "POST"])
 @admin_required
 def admin_new_question():
-    service.require_bank_manager(current_actor())
+    bank.require_bank_manager(current_actor())
     form = QuestionForm()
-    form.job_type_id.choices = [(jt.id, jt.name) for jt in service.job_types(True)]
+    form.job_type_id.choices = [(jt.id, jt.name) for jt in bank.job_types(True)]
     if request.method == "GET":
         form.job_type_id.data = request.args.get("job_type_id", type=int)
         form.kind.data = request.args.get("kind") if request.args.get("kind") in QUESTION_KINDS else "single"
@@ -321,7 +311,7 @@ def admin_new_question():
         data = form.question_data()
         try:
             with unit_of_work():
-                service.create_question(current_actor(), data)
+                bank.create_question(current_actor(), data)
         except ValidationError as exc:
             problems = (exc.details or {}).get("problems") or [exc.message]
         else:
@@ -339,10 +329,10 @@ def admin_questions():
     job_type_id = request.args.get("job_type_id", type=int)
     page = max(1, request.args.get("page", 1, type=int))
     search = (request.args.get("q") or "")[:100]
-    items, total = paginate(service.questions_page_stmt(job_type_id, None, search), page, 30)
+    items, total = paginate(bank.questions_page_stmt(job_type_id, None, search), page, 30)
     return render_template("quiz/admin_questions.html", items=items, total=total, page=page, search=search,
-                           job_type_id=job_type_id, job_types=service.job_types(), form=ActionForm(),
-                           names={jt.id: jt.name for jt in service.job_types()}, bank_manager=_is_bank_manager())
+                           job_type_id=job_type_id, job_types=bank.job_types(), form=ActionForm(),
+                           names={jt.id: jt.name for jt in bank.job_types()}, bank_manager=_is_bank_manager())
 
 
 @bp.post("/admin/questions/<int:question_id>/toggle")
@@ -353,7 +343,7 @@ def admin_toggle_question(question_id):
             with unit_of_work():
                 question = db.session.get(Question, question_id)
                 enabled = not question.is_enabled if question else True
-                service.set_question_enabled(current_actor(), question_id, enabled)
+                bank.set_question_enabled(current_actor(), question_id, enabled)
         except DomainError as exc:
             flash(exc.message, "error")
     return redirect(request.referrer or url_for("quiz.admin_questions"))
@@ -363,7 +353,7 @@ def admin_toggle_question(question_id):
 @admin_required
 def admin_import():
     form = ImportForm()
-    form.job_type.choices = [("", "—")] + [(jt.name, jt.name) for jt in service.job_types(True)]
+    form.job_type.choices = [("", "—")] + [(jt.name, jt.name) for jt in bank.job_types(True)]
     result = None
     if form.validate_on_submit():
         upload = form.file.data
@@ -374,7 +364,7 @@ def admin_import():
             if len(questions) > current_app.config["WEB_IMPORT_MAX_ROWS"]:
                 raise importers.FileProblem(_("题目过多，请使用命令行导入（flask quiz import）。"))
             with unit_of_work():
-                result = service.import_questions(current_actor(), questions, problems, skip_bad=form.skip_bad.data)
+                result = bank.import_questions(current_actor(), questions, problems, skip_bad=form.skip_bad.data)
         except importers.FileProblem as exc:
             flash(str(exc), "error")
         except DomainError as exc:
@@ -391,7 +381,7 @@ def admin_template(fmt):
 @bp.get("/admin/export.<fmt>")
 @admin_required
 def admin_export(fmt):
-    rows = importers.template_rows(service.export_questions(request.args.get("job_type_id", type=int)))
+    rows = importers.template_rows(bank.export_questions(request.args.get("job_type_id", type=int)))
     return _download(rows, fmt, "题库导出")
 
 

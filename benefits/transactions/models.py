@@ -55,7 +55,7 @@ class CardTransaction(db.Model):
         # Only settled rows: a payment is written with no statement, and every index it does not
         # enter is one write less per payment; "the open period" reads by merchant and day.
         Index("ix_card_transactions_statement_id", "statement_id",
-              postgresql_where=text("statement_id IS NOT NULL"), sqlite_where=text("statement_id IS NOT NULL")),
+              postgresql_where=text("statement_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,20 +1,30 @@
-"""The member's side of card payments: the dynamic pay QR, their transactions and savings, and
-the partner merchants of their union with today's offers."""
+"""Card payment pages: the member's dynamic pay QR, transactions and savings, and the partner
+merchants of their union with today's offers; the cashier's till, day list, refunds and
+statements."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+import csv
+import io
+import uuid
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import clock
-from ..auth.access import member_required
+from .. import clock, idempotency
+from ..auth.access import member_required, merchant_staff_required
 from ..database import unit_of_work
-from ..errors import DomainError
+from ..errors import DomainError, ValidationError
 from ..extensions import db
 from ..merchants import service as merchants
+from ..money import MoneyFormatError, parse_yuan
+from ..promotions import service as promotions
 from ..templating import qr_svg
-from . import service
+from . import service, settlement
+from .forms import ConfirmForm, RefundForm, TillForm
 
-bp = Blueprint("transactions", __name__, url_prefix="/me")
+bp = Blueprint("transactions", __name__)
 
 
 def _new_code() -> dict:
@@ -24,7 +34,7 @@ def _new_code() -> dict:
             "refresh_seconds": service.PAY_TOKEN_REFRESH_SECONDS}
 
 
-@bp.get("/pay")
+@bp.get("/me/pay")
 @member_required
 def pay():
     try:
@@ -34,7 +44,7 @@ def pay():
     return render_template("transactions/pay.html", code=code, error=error), 200 if code else 409
 
 
-@bp.post("/pay/code")
+@bp.post("/me/pay/code")
 @member_required
 def pay_code():
     """A fresh one-time pay code (the page calls this every 30 seconds)."""
@@ -43,7 +53,7 @@ def pay_code():
     return response
 
 
-@bp.get("/transactions")
+@bp.get("/me/transactions")
 @member_required
 def my_transactions():
     member = current_user.member
@@ -51,13 +61,167 @@ def my_transactions():
                            savings=service.member_savings(member))
 
 
-@bp.get("/merchants")
+@bp.get("/me/merchants")
 @member_required
 def nearby_merchants():
-    from ..promotions import service as promotions
     member = current_user.member
     rows = db.session.scalars(merchants.programme_merchants(member.org)).all()
     at = clock.now()
     listing = [(m, promotions.offers_for(merchant=m, at=at)) for m in rows]
     listing.sort(key=lambda pair: (not pair[1], pair[0].category, pair[0].id))
     return render_template("transactions/nearby.html", listing=listing)
+
+
+# --- cashier: the till ------------------------------------------------------------------------
+
+def _till_ref(store_id: int | None = None) -> service.TillRef:
+    return service.cashier_till_ref(current_user, store_id)
+
+
+def _cashier_till() -> service.Till:
+    return service.till_for(_till_ref())
+
+
+def _payment(code: str) -> dict:
+    code = (code or "").strip()
+    return {"qr_token": code} if service.is_pay_token(code) else {"card_number": code}
+
+
+def _amount_fen(text: str) -> int:
+    try:
+        return parse_yuan(text or "")
+    except MoneyFormatError:
+        raise ValidationError(_("金额格式不对：请输入大于零、最多两位小数的金额，如 128.50。"),
+                              details={"fields": {"amount": "invalid"}}) from None
+
+
+@bp.route("/till", methods=["GET", "POST"])
+@merchant_staff_required
+def terminal():
+    ref = _till_ref()
+    till = service.till_for(ref)
+    form = TillForm()
+    quote = card = error = confirm = None
+    if form.validate_on_submit():
+        try:
+            amount = _amount_fen(form.amount.data)
+            card, quote = service.quote_transaction(ref, amount_fen=amount, **_payment(form.code.data))
+            confirm = ConfirmForm(formdata=None, data={"code": form.code.data.strip(), "amount": form.amount.data.strip(),
+                                                       "key": uuid.uuid4().hex})
+        except DomainError as exc:
+            error = exc.message
+    elif request.method == "POST":
+        error = _("请输入会员卡号（或扫描付款码）和消费金额。")
+    status = 200 if request.method == "GET" or quote is not None else 400
+    return render_template("transactions/terminal.html", till=till, form=form, quote=quote, card=card, error=error,
+                           confirm=confirm), status
+
+
+@bp.post("/till/confirm")
+@merchant_staff_required
+def terminal_confirm():
+    ref = _till_ref()
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("请重新输入后确认。"), "error")
+        return redirect(url_for("transactions.terminal"))
+    try:
+        amount = _amount_fen(form.amount.data)
+        payment = _payment(form.code.data)
+        with unit_of_work():
+            def confirm():
+                return service.confirm_transaction(ref, amount_fen=amount, **payment), 201
+            body, _status = idempotency.run_once(f"till.page:store:{ref.store_id}", form.key.data,
+                                                 {"amount": amount, **payment}, confirm)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("transactions.terminal"))
+    flash(_("交易已完成。"), "success")
+    return redirect(url_for("transactions.till_transaction", transaction_id=body["id"]))
+
+
+@bp.get("/till/transactions")
+@merchant_staff_required
+def till_transactions():
+    till = _cashier_till()
+    try:
+        day = date.fromisoformat(request.args["day"]) if request.args.get("day") else clock.business_day()
+    except ValueError:
+        day = clock.business_day()
+    items = service.transactions_of_day(till.merchant, day)
+    return render_template("transactions/till_transactions.html", till=till, day=day, items=items,
+                           summary=service.day_summary(items), prev_day=day - timedelta(days=1),
+                           next_day=day + timedelta(days=1) if day < clock.business_day() else None)
+
+
+@bp.get("/till/transactions/<int:transaction_id>")
+@merchant_staff_required
+def till_transaction(transaction_id: int):
+    till = _cashier_till()
+    txn = service.get_transaction_for_merchant(till.merchant, transaction_id)
+    form = RefundForm(formdata=None, data={"key": uuid.uuid4().hex})
+    return render_template("transactions/till_transaction.html", till=till, txn=txn, form=form)
+
+
+@bp.post("/till/transactions/<int:transaction_id>/refund")
+@merchant_staff_required
+def till_refund(transaction_id: int):
+    till = _cashier_till()
+    service.get_transaction_for_merchant(till.merchant, transaction_id)
+    form = RefundForm()
+    if form.validate_on_submit():
+        try:
+            pay_fen = _amount_fen(form.amount.data) if (form.amount.data or "").strip() else None
+            with unit_of_work():
+                def refund():
+                    row = service.refund_transaction(_till_ref(), transaction_id, pay_fen=pay_fen, reason=form.reason.data)
+                    return {"id": row.id}, 201
+                idempotency.run_once(f"till.page-refund:{till.merchant.id}", form.key.data,
+                                     {"transaction_id": transaction_id, "pay_fen": pay_fen}, refund)
+            flash(_("退款已完成。"), "success")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    return redirect(url_for("transactions.till_transaction", transaction_id=transaction_id))
+
+
+@bp.get("/till/statements")
+@merchant_staff_required
+def till_statements():
+    merchant = _cashier_till().merchant
+    return render_template("transactions/till_statements.html", merchant=merchant,
+                           statements=settlement.statements_of(merchant),
+                           open_totals=settlement.period_totals(merchant.id, None),
+                           open_start=settlement.next_period_start(merchant))
+
+
+@bp.get("/till/statements/<int:statement_id>")
+@merchant_staff_required
+def till_statement(statement_id: int):
+    merchant = _cashier_till().merchant
+    return statement_page(merchant, settlement.get_statement(merchant, statement_id), admin=False)
+
+
+@bp.get("/till/statements/open")
+@merchant_staff_required
+def till_statement_open():
+    return statement_page(_cashier_till().merchant, None, admin=False)
+
+
+def statement_page(merchant, statement, admin: bool):
+    sales, refunds = settlement.statement_lines(merchant, statement.id if statement else None)
+    totals = statement.totals if statement else settlement.period_totals(merchant.id, None)
+    return render_template("merchants/statement.html", merchant=merchant, statement=statement, totals=totals,
+                           sales=sales, refunds=refunds, admin=admin)
+
+
+@bp.get("/till/statements/<statement_id>.csv")
+@merchant_staff_required
+def till_statement_csv(statement_id: str):
+    merchant = _cashier_till().merchant
+    statement = None if statement_id == "open" else settlement.get_statement(
+        merchant, int(statement_id) if statement_id.isdigit() else 0)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(settlement.statement_rows_for_csv(merchant, statement))
+    name = f"statement-{merchant.id}-{statement_id}.csv"
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})

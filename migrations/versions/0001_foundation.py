@@ -29,8 +29,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('scope', 'key', name='uq_idempotency_records_scope_key')
     )
-    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_idempotency_records_created_at'), ['created_at'], unique=False)
+    op.create_index(op.f('ix_idempotency_records_created_at'), 'idempotency_records', ['created_at'], unique=False)
 
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -45,9 +44,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
     sa.UniqueConstraint('code', name=op.f('uq_organisations_code'))
     )
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_organisations_parent_id'), ['parent_id'], unique=False)
-        batch_op.create_index('ix_organisations_path_prefix', ['path'], unique=False, postgresql_ops={'path': 'text_pattern_ops'})
+    op.create_index(op.f('ix_organisations_parent_id'), 'organisations', ['parent_id'], unique=False)
+    op.create_index('ix_organisations_path_prefix', 'organisations', ['path'], unique=False, postgresql_ops={'path': 'text_pattern_ops'})
 
     op.create_table('members',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -66,9 +64,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
     sa.UniqueConstraint('id_number', name=op.f('uq_members_id_number'))
     )
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_members_name'), ['name'], unique=False)
-        batch_op.create_index(batch_op.f('ix_members_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_members_name'), 'members', ['name'], unique=False)
+    op.create_index(op.f('ix_members_org_id'), 'members', ['org_id'], unique=False)
 
     op.create_table('cards',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -84,9 +81,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cards')),
     sa.UniqueConstraint('number', name=op.f('uq_cards_number'))
     )
-    with op.batch_alter_table('cards', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cards_member_id'), ['member_id'], unique=False)
-        batch_op.create_index('uq_cards_one_live_per_member', ['member_id'], unique=True, postgresql_where=sa.text("status IN ('active','frozen')"), sqlite_where=sa.text("status IN ('active','frozen')"))
+    op.create_index(op.f('ix_cards_member_id'), 'cards', ['member_id'], unique=False)
+    op.create_index('uq_cards_one_live_per_member', 'cards', ['member_id'], unique=True, postgresql_where=sa.text("status IN ('active','frozen')"))
 
     op.create_table('points_accounts',
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -117,8 +113,7 @@ def upgrade():
     sa.UniqueConstraint('member_id', name=op.f('uq_users_member_id')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_users_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_users_org_id'), 'users', ['org_id'], unique=False)
 
     op.create_table('activation_codes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -133,8 +128,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_activation_codes')),
     sa.UniqueConstraint('code_hash', name=op.f('uq_activation_codes_code_hash'))
     )
-    with op.batch_alter_table('activation_codes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_activation_codes_member_id'), ['member_id'], unique=False)
+    op.create_index(op.f('ix_activation_codes_member_id'), 'activation_codes', ['member_id'], unique=False)
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -151,11 +145,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_audit_log_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_log_actor_user_id'), ['actor_user_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_log_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_audit_log_action'), 'audit_log', ['action'], unique=False)
+    op.create_index(op.f('ix_audit_log_actor_user_id'), 'audit_log', ['actor_user_id'], unique=False)
+    op.create_index(op.f('ix_audit_log_at'), 'audit_log', ['at'], unique=False)
+    op.create_index(op.f('ix_audit_log_org_id'), 'audit_log', ['org_id'], unique=False)
 
     op.create_table('points_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -175,53 +168,44 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_points_entries')),
     sa.UniqueConstraint('source_key', name=op.f('uq_points_entries_source_key'))
     )
-    with op.batch_alter_table('points_entries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_points_entries_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_points_entries_member_id'), ['member_id'], unique=False)
+    op.create_index(op.f('ix_points_entries_created_at'), 'points_entries', ['created_at'], unique=False)
+    op.create_index(op.f('ix_points_entries_member_id'), 'points_entries', ['member_id'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('points_entries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_points_entries_member_id'))
-        batch_op.drop_index(batch_op.f('ix_points_entries_created_at'))
+    op.drop_index(op.f('ix_points_entries_member_id'), table_name='points_entries')
+    op.drop_index(op.f('ix_points_entries_created_at'), table_name='points_entries')
 
     op.drop_table('points_entries')
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_log_org_id'))
-        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
-        batch_op.drop_index(batch_op.f('ix_audit_log_actor_user_id'))
-        batch_op.drop_index(batch_op.f('ix_audit_log_action'))
+    op.drop_index(op.f('ix_audit_log_org_id'), table_name='audit_log')
+    op.drop_index(op.f('ix_audit_log_at'), table_name='audit_log')
+    op.drop_index(op.f('ix_audit_log_actor_user_id'), table_name='audit_log')
+    op.drop_index(op.f('ix_audit_log_action'), table_name='audit_log')
 
     op.drop_table('audit_log')
-    with op.batch_alter_table('activation_codes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_activation_codes_member_id'))
+    op.drop_index(op.f('ix_activation_codes_member_id'), table_name='activation_codes')
 
     op.drop_table('activation_codes')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_org_id'))
+    op.drop_index(op.f('ix_users_org_id'), table_name='users')
 
     op.drop_table('users')
     op.drop_table('points_accounts')
-    with op.batch_alter_table('cards', schema=None) as batch_op:
-        batch_op.drop_index('uq_cards_one_live_per_member', postgresql_where=sa.text("status IN ('active','frozen')"), sqlite_where=sa.text("status IN ('active','frozen')"))
-        batch_op.drop_index(batch_op.f('ix_cards_member_id'))
+    op.drop_index('uq_cards_one_live_per_member', table_name='cards')
+    op.drop_index(op.f('ix_cards_member_id'), table_name='cards')
 
     op.drop_table('cards')
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_members_org_id'))
-        batch_op.drop_index(batch_op.f('ix_members_name'))
+    op.drop_index(op.f('ix_members_org_id'), table_name='members')
+    op.drop_index(op.f('ix_members_name'), table_name='members')
 
     op.drop_table('members')
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.drop_index('ix_organisations_path_prefix', postgresql_ops={'path': 'text_pattern_ops'})
-        batch_op.drop_index(batch_op.f('ix_organisations_parent_id'))
+    op.drop_index('ix_organisations_path_prefix', table_name='organisations')
+    op.drop_index(op.f('ix_organisations_parent_id'), table_name='organisations')
 
     op.drop_table('organisations')
-    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_idempotency_records_created_at'))
+    op.drop_index(op.f('ix_idempotency_records_created_at'), table_name='idempotency_records')
 
     op.drop_table('idempotency_records')
     # ### end Alembic commands ###

@@ -73,8 +73,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_quizzes_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quizzes'))
     )
-    with op.batch_alter_table('quizzes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_quizzes_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_quizzes_org_id'), 'quizzes', ['org_id'], unique=False)
 
     op.create_table('quiz_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -99,9 +98,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quiz_attempts')),
     sa.UniqueConstraint('quiz_id', 'member_id', 'day', 'day_seq', name='uq_quiz_attempts_daily_slot')
     )
-    with op.batch_alter_table('quiz_attempts', schema=None) as batch_op:
-        batch_op.create_index('ix_quiz_attempts_member_quiz', ['member_id', 'quiz_id'], unique=False)
-        batch_op.create_index('ix_quiz_attempts_submitted', ['quiz_id', 'submitted_at'], unique=False)
+    op.create_index('ix_quiz_attempts_member_quiz', 'quiz_attempts', ['member_id', 'quiz_id'], unique=False)
+    op.create_index('ix_quiz_attempts_submitted', 'quiz_attempts', ['quiz_id', 'submitted_at'], unique=False)
 
     op.create_table('quiz_wrong_book',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -115,8 +113,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quiz_wrong_book')),
     sa.UniqueConstraint('member_id', 'question_id', name='uq_quiz_wrong_book_member_question')
     )
-    with op.batch_alter_table('quiz_wrong_book', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_quiz_wrong_book_member_id'), ['member_id'], unique=False)
+    op.create_index(op.f('ix_quiz_wrong_book_member_id'), 'quiz_wrong_book', ['member_id'], unique=False)
 
     op.create_table('quiz_attempt_questions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -139,17 +136,14 @@ def upgrade():
 
 def downgrade():
     op.drop_table('quiz_attempt_questions')
-    with op.batch_alter_table('quiz_wrong_book', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_quiz_wrong_book_member_id'))
+    op.drop_index(op.f('ix_quiz_wrong_book_member_id'), table_name='quiz_wrong_book')
 
     op.drop_table('quiz_wrong_book')
-    with op.batch_alter_table('quiz_attempts', schema=None) as batch_op:
-        batch_op.drop_index('ix_quiz_attempts_submitted')
-        batch_op.drop_index('ix_quiz_attempts_member_quiz')
+    op.drop_index('ix_quiz_attempts_submitted', table_name='quiz_attempts')
+    op.drop_index('ix_quiz_attempts_member_quiz', table_name='quiz_attempts')
 
     op.drop_table('quiz_attempts')
-    with op.batch_alter_table('quizzes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_quizzes_org_id'))
+    op.drop_index(op.f('ix_quizzes_org_id'), table_name='quizzes')
 
     op.drop_table('quizzes')
     op.drop_table('quiz_questions')

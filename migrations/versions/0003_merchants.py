@@ -28,9 +28,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_merchants_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_merchants'))
     )
-    with op.batch_alter_table('merchants', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_merchants_category'), ['category'], unique=False)
-        batch_op.create_index(batch_op.f('ix_merchants_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_merchants_category'), 'merchants', ['category'], unique=False)
+    op.create_index(op.f('ix_merchants_org_id'), 'merchants', ['org_id'], unique=False)
 
     op.create_table('stores',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -42,8 +41,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_stores_merchant_id_merchants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stores'))
     )
-    with op.batch_alter_table('stores', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_stores_merchant_id'), ['merchant_id'], unique=False)
+    op.create_index(op.f('ix_stores_merchant_id'), 'stores', ['merchant_id'], unique=False)
 
     op.create_table('merchant_staff',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -54,8 +52,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_merchant_staff_user_id_users')),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_merchant_staff'))
     )
-    with op.batch_alter_table('merchant_staff', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_merchant_staff_merchant_id'), ['merchant_id'], unique=False)
+    op.create_index(op.f('ix_merchant_staff_merchant_id'), 'merchant_staff', ['merchant_id'], unique=False)
 
     op.create_table('terminal_keys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -71,21 +68,16 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_terminal_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_terminal_keys_key_hash'))
     )
-    with op.batch_alter_table('terminal_keys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_terminal_keys_store_id'), ['store_id'], unique=False)
+    op.create_index(op.f('ix_terminal_keys_store_id'), 'terminal_keys', ['store_id'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('terminal_keys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_terminal_keys_store_id'))
+    op.drop_index(op.f('ix_terminal_keys_store_id'), table_name='terminal_keys')
     op.drop_table('terminal_keys')
-    with op.batch_alter_table('merchant_staff', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_merchant_staff_merchant_id'))
+    op.drop_index(op.f('ix_merchant_staff_merchant_id'), table_name='merchant_staff')
     op.drop_table('merchant_staff')
-    with op.batch_alter_table('stores', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_stores_merchant_id'))
+    op.drop_index(op.f('ix_stores_merchant_id'), table_name='stores')
     op.drop_table('stores')
-    with op.batch_alter_table('merchants', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_merchants_org_id'))
-        batch_op.drop_index(batch_op.f('ix_merchants_category'))
+    op.drop_index(op.f('ix_merchants_org_id'), table_name='merchants')
+    op.drop_index(op.f('ix_merchants_category'), table_name='merchants')
     op.drop_table('merchants')

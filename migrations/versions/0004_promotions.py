@@ -32,8 +32,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_promotion_rules_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_promotion_rules'))
     )
-    with op.batch_alter_table('promotion_rules', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_promotion_rules_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_promotion_rules_org_id'), 'promotion_rules', ['org_id'], unique=False)
 
     op.create_table('promotion_rule_versions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -48,8 +47,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_promotion_rule_versions')),
     sa.UniqueConstraint('rule_id', 'number', name='uq_promotion_rule_versions_number')
     )
-    with op.batch_alter_table('promotion_rule_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_promotion_rule_versions_rule_id'), ['rule_id'], unique=False)
+    op.create_index(op.f('ix_promotion_rule_versions_rule_id'), 'promotion_rule_versions', ['rule_id'], unique=False)
 
     op.create_table('promotion_member_uses',
     sa.Column('rule_id', sa.Integer(), nullable=False),
@@ -91,10 +89,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_promotion_usages')),
     sa.UniqueConstraint('usage_key', 'rule_id', name='uq_promotion_usages_key_rule')
     )
-    with op.batch_alter_table('promotion_usages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_promotion_usages_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_promotion_usages_rule_id'), ['rule_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_promotion_usages_usage_key'), ['usage_key'], unique=False)
+    op.create_index(op.f('ix_promotion_usages_member_id'), 'promotion_usages', ['member_id'], unique=False)
+    op.create_index(op.f('ix_promotion_usages_rule_id'), 'promotion_usages', ['rule_id'], unique=False)
+    op.create_index(op.f('ix_promotion_usages_usage_key'), 'promotion_usages', ['usage_key'], unique=False)
 
 
 def downgrade():

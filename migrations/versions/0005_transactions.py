@@ -29,8 +29,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statements')),
     sa.UniqueConstraint('merchant_id', 'period_start', name='uq_statements_merchant_start')
     )
-    with op.batch_alter_table('statements', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_statements_merchant_id'), ['merchant_id'], unique=False)
+    op.create_index(op.f('ix_statements_merchant_id'), 'statements', ['merchant_id'], unique=False)
 
     op.create_table('card_transactions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,11 +71,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_card_transactions')),
     sa.UniqueConstraint('usage_key', name=op.f('uq_card_transactions_usage_key'))
     )
-    with op.batch_alter_table('card_transactions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_card_transactions_card_id'), ['card_id'], unique=False)
-        batch_op.create_index('ix_card_transactions_member_day', ['member_id', 'business_day'], unique=False)
-        batch_op.create_index('ix_card_transactions_merchant_day', ['merchant_id', 'business_day'], unique=False)
-        batch_op.create_index(batch_op.f('ix_card_transactions_statement_id'), ['statement_id'], unique=False)
+    op.create_index(op.f('ix_card_transactions_card_id'), 'card_transactions', ['card_id'], unique=False)
+    op.create_index('ix_card_transactions_member_day', 'card_transactions', ['member_id', 'business_day'], unique=False)
+    op.create_index('ix_card_transactions_merchant_day', 'card_transactions', ['merchant_id', 'business_day'], unique=False)
+    op.create_index(op.f('ix_card_transactions_statement_id'), 'card_transactions', ['statement_id'], unique=False)
 
     op.create_table('refunds',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -104,10 +102,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['transaction_id'], ['card_transactions.id'], name=op.f('fk_refunds_transaction_id_card_transactions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds'))
     )
-    with op.batch_alter_table('refunds', schema=None) as batch_op:
-        batch_op.create_index('ix_refunds_merchant_day', ['merchant_id', 'business_day'], unique=False)
-        batch_op.create_index(batch_op.f('ix_refunds_statement_id'), ['statement_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_refunds_transaction_id'), ['transaction_id'], unique=False)
+    op.create_index('ix_refunds_merchant_day', 'refunds', ['merchant_id', 'business_day'], unique=False)
+    op.create_index(op.f('ix_refunds_statement_id'), 'refunds', ['statement_id'], unique=False)
+    op.create_index(op.f('ix_refunds_transaction_id'), 'refunds', ['transaction_id'], unique=False)
 
     op.create_table('pay_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -120,19 +117,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pay_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_pay_tokens_token_hash'))
     )
-    with op.batch_alter_table('pay_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_pay_tokens_card_id'), ['card_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_pay_tokens_expires_at'), ['expires_at'], unique=False)
+    op.create_index(op.f('ix_pay_tokens_card_id'), 'pay_tokens', ['card_id'], unique=False)
+    op.create_index(op.f('ix_pay_tokens_expires_at'), 'pay_tokens', ['expires_at'], unique=False)
 
 
 def downgrade():
-    for table, indexes in (
-            ('pay_tokens', ['ix_pay_tokens_expires_at', 'ix_pay_tokens_card_id']),
-            ('refunds', ['ix_refunds_transaction_id', 'ix_refunds_statement_id', 'ix_refunds_merchant_day']),
-            ('card_transactions', ['ix_card_transactions_statement_id', 'ix_card_transactions_merchant_day',
-                                   'ix_card_transactions_member_day', 'ix_card_transactions_card_id']),
-            ('statements', ['ix_statements_merchant_id'])):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            for index in indexes:
-                batch_op.drop_index(index)
+    # a dropped table takes its indexes with it
+    for table in ('pay_tokens', 'refunds', 'card_transactions', 'statements'):
         op.drop_table(table)

@@ -36,8 +36,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_pickup_points_store_id_stores')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pickup_points'))
     )
-    with op.batch_alter_table('pickup_points', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_pickup_points_owner_org_id'), ['owner_org_id'], unique=False)
+    op.create_index(op.f('ix_pickup_points_owner_org_id'), 'pickup_points', ['owner_org_id'], unique=False)
 
     op.create_table('prizes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -74,8 +73,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['updated_by_user_id'], ['users.id'], name=op.f('fk_prizes_updated_by_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_prizes'))
     )
-    with op.batch_alter_table('prizes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_prizes_org_id'), ['org_id'], unique=False)
+    op.create_index(op.f('ix_prizes_org_id'), 'prizes', ['org_id'], unique=False)
 
     op.create_table('prize_counters',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -121,10 +119,9 @@ def upgrade():
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_prize_redemptions_idempotency_key')),
     sa.UniqueConstraint('pickup_code', name=op.f('uq_prize_redemptions_pickup_code'))
     )
-    with op.batch_alter_table('prize_redemptions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_prize_redemptions_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_prize_redemptions_prize_id'), ['prize_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_prize_redemptions_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_prize_redemptions_member_id'), 'prize_redemptions', ['member_id'], unique=False)
+    op.create_index(op.f('ix_prize_redemptions_prize_id'), 'prize_redemptions', ['prize_id'], unique=False)
+    op.create_index(op.f('ix_prize_redemptions_status'), 'prize_redemptions', ['status'], unique=False)
 
     op.create_table('prize_stock_changes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -140,8 +137,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['prize_id'], ['prizes.id'], name=op.f('fk_prize_stock_changes_prize_id_prizes')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_prize_stock_changes'))
     )
-    with op.batch_alter_table('prize_stock_changes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_prize_stock_changes_prize_id'), ['prize_id'], unique=False)
+    op.create_index(op.f('ix_prize_stock_changes_prize_id'), 'prize_stock_changes', ['prize_id'], unique=False)
 
     op.create_table('prize_stocks',
     sa.Column('prize_id', sa.Integer(), nullable=False),
@@ -156,23 +152,19 @@ def upgrade():
 
 def downgrade():
     op.drop_table('prize_stocks')
-    with op.batch_alter_table('prize_stock_changes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_prize_stock_changes_prize_id'))
+    op.drop_index(op.f('ix_prize_stock_changes_prize_id'), table_name='prize_stock_changes')
 
     op.drop_table('prize_stock_changes')
-    with op.batch_alter_table('prize_redemptions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_prize_redemptions_status'))
-        batch_op.drop_index(batch_op.f('ix_prize_redemptions_prize_id'))
-        batch_op.drop_index(batch_op.f('ix_prize_redemptions_member_id'))
+    op.drop_index(op.f('ix_prize_redemptions_status'), table_name='prize_redemptions')
+    op.drop_index(op.f('ix_prize_redemptions_prize_id'), table_name='prize_redemptions')
+    op.drop_index(op.f('ix_prize_redemptions_member_id'), table_name='prize_redemptions')
 
     op.drop_table('prize_redemptions')
     op.drop_table('prize_counters')
-    with op.batch_alter_table('prizes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_prizes_org_id'))
+    op.drop_index(op.f('ix_prizes_org_id'), table_name='prizes')
 
     op.drop_table('prizes')
-    with op.batch_alter_table('pickup_points', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_pickup_points_owner_org_id'))
+    op.drop_index(op.f('ix_pickup_points_owner_org_id'), table_name='pickup_points')
 
     op.drop_table('pickup_points')
     op.drop_table('prize_images')

@@ -20,7 +20,7 @@ def upgrade():
     op.drop_index('ix_promotion_usages_usage_key', table_name='promotion_usages')
     op.drop_index('ix_card_transactions_statement_id', table_name='card_transactions')
     op.create_index('ix_card_transactions_statement_id', 'card_transactions', ['statement_id'],
-                    postgresql_where=SETTLED, sqlite_where=SETTLED)
+                    postgresql_where=SETTLED)
 
 
 def downgrade():

@@ -1,4 +1,4 @@
-"""Merchant onboarding API (union admin), on SQLite and PostgreSQL."""
+"""Merchant onboarding API (union admin)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

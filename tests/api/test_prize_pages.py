@@ -1,4 +1,4 @@
-"""Prize pages (HTML) on SQLite and PostgreSQL: mall, one-confirmation redeem, cancel, pickup,
+"""Prize pages (HTML): mall, one-confirmation redeem, cancel, pickup,
 admin create / restock / CSV, English."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prize API on SQLite and PostgreSQL (no Redis): members, pickup staff and admins."""
+"""Prize API (no Redis): members, pickup staff and admins."""
 from __future__ import annotations
 
 from datetime import timedelta

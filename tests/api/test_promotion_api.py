@@ -7,8 +7,9 @@ from benefits.audit.models import AuditEntry
 from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.merchants.models import Merchant, Store
-from benefits.promotions import service
+from benefits.promotions import rules
 from benefits.promotions.models import PromotionRule, PromotionRuleVersion
+from tests import till_factories as tf
 from tests.api.conftest import api_login, error_code
 
 RULE = {"name": "超市满100减30", "kind": "threshold", "threshold_fen": 10000, "off_fen": 3000,
@@ -60,7 +61,7 @@ def test_preview_shows_sample_amounts_without_saving(as_bozhou, world):
 
 def test_other_unions_rules_are_404_and_members_are_refused(client, world):
     with unit_of_work():
-        rule = service.create_rule(world.bozhou_admin, world.tree["bozhou"], dict(RULE))
+        rule = rules.create_rule(world.bozhou_admin, world.tree["bozhou"], dict(RULE))
     assert api_login(client, "maanshan_admin").status_code == 200
     assert client.get(f"/api/v1/promotions/rules/{rule.id}").status_code == 404
     assert client.get(f"/api/v1/promotions/rules/{rule.id}/report").status_code == 404
@@ -78,7 +79,7 @@ def test_report_counts_uses_discount_budget_and_funders(as_bozhou, world):
         db.session.add_all([mart, store])
     for key, member, card in (("k1", world.li_member, world.li_card), ("k2", world.wang_member, world.wang_card)):
         with unit_of_work():
-            service.apply(member=member, card=card, merchant=mart, store=store, amount_fen=12345, usage_key=key)
+            tf.apply(member=member, card=card, merchant=mart, store=store, amount_fen=12345, usage_key=key)
     report = as_bozhou.get(f"/api/v1/promotions/rules/{rule_id}/report").get_json()
     assert (report["uses"], report["discount_fen"], report["budget_left_fen"]) == (2, 6000, 294000)
     assert report["funders"] == {"union": 3000, "bank": 1800, "merchant": 1200}

@@ -15,7 +15,7 @@ from benefits import clock
 from benefits.audit.models import AuditEntry
 from benefits.database import unit_of_work
 from benefits.extensions import db
-from benefits.quiz import service
+from benefits.quiz import attempts
 from benefits.quiz.models import JobType, Question, Quiz
 from tests import factories
 from tests.services import quiz_world as qw
@@ -231,10 +231,10 @@ def test_flagged_attempts_page_lists_fast_attempts_in_scope(client, world, bank)
     _jt, quiz = bank
     for member, seconds in ((world.li_member, 4), (world.li_member, 300)):
         with unit_of_work(), clock.freeze(T0 + timedelta(days=seconds)):
-            attempt = service.start_attempt(member, quiz.id)
-            service.save_answers(member, attempt.id, qw.right_answers(attempt))
+            attempt_id = attempts.start_attempt(member.id, quiz.id)["id"]
+            attempts.save_answers(member.id, attempt_id, qw.right_answers(attempt_id))
         with unit_of_work(), clock.freeze(T0 + timedelta(days=seconds, seconds=seconds)):
-            service.submit_attempt(member, attempt.id)
+            attempts.submit_attempt(member.id, attempt_id)
     login(client, "bozhou_admin")
     page = client.get("/quiz/admin/flagged")
     html = page.get_data(as_text=True)

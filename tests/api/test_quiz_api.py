@@ -47,8 +47,7 @@ def test_member_takes_a_quiz_and_no_answer_leaks_before_submit(client, world, qu
     page = client.get(f"/quiz/attempts/{body['id']}").get_data(as_text=True)
     assert not any(secret in page for secret in secrets_of(body["id"])) and "正确答案" not in page
 
-    attempt = db.session.get(Attempt, body["id"])
-    saved = client.put(f"/api/v1/quiz/attempts/{body['id']}/answers", json={"answers": qw.right_answers(attempt)})
+    saved = client.put(f"/api/v1/quiz/attempts/{body['id']}/answers", json={"answers": qw.right_answers(body["id"])})
     assert saved.status_code == 200 and "explanation" not in saved.get_data(as_text=True)
     result = client.post(f"/api/v1/quiz/attempts/{body['id']}/submit").get_json()
     assert result["correct_count"] == 6 and result["points_awarded"] == 12
@@ -72,6 +71,8 @@ def test_someone_elses_attempt_is_not_found(client, world, quiz):
     assert client.get(f"/api/v1/quiz/attempts/{theirs}").status_code == 404
     assert error_code(client.put(f"/api/v1/quiz/attempts/{theirs}/answers", json={"answers": {"1": ["A"]}})) == "not_found"
     assert error_code(client.post(f"/api/v1/quiz/attempts/{theirs}/submit")) == "not_found"
+    db.session.expire_all()
+    assert db.session.get(Attempt, theirs).status == "open"
     client.post("/api/v1/auth/logout")
     api_login(client, world.wang.username)  # 马钢, outside the quiz's Bozhou subtree
     assert client.get("/api/v1/quiz/quizzes").get_json() == []
@@ -162,8 +163,7 @@ def test_grassroots_admin_cannot_change_the_shared_bank(client, world, quiz):
 def test_leaderboard_and_wrong_book_over_the_api(client, world, quiz):
     api_login(client, world.li.username)
     attempt = start(client, quiz.id)
-    row = db.session.get(Attempt, attempt["id"])
-    client.put(f"/api/v1/quiz/attempts/{attempt['id']}/answers", json={"answers": qw.wrong_answers(row)})
+    client.put(f"/api/v1/quiz/attempts/{attempt['id']}/answers", json={"answers": qw.wrong_answers(attempt["id"])})
     client.post(f"/api/v1/quiz/attempts/{attempt['id']}/submit")
     assert len(client.get("/api/v1/quiz/wrong-book").get_json()) == 6
     practice = client.post("/api/v1/quiz/wrong-book/attempts")

@@ -1,4 +1,4 @@
-"""The till API with terminal keys and cashier sessions, on SQLite and PostgreSQL."""
+"""The till API with terminal keys and cashier sessions."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -26,7 +26,7 @@ def test_220_confirmations_spend_exactly_the_budget(pg_app, postgres_url, redis_
     assert [r.status_code for r in responses] == [201] * 220, {r.status_code: r.text for r in responses}
     discounts = [r.json()["discount_fen"] for r in responses]
     db.session.expire_all()
-    used = db.session.get(PromotionRule, rule_id).budget_spent_fen   # spent across its budget slices
+    used = db.session.get(PromotionRule, rule_id).budget_used_fen
     assert sum(discounts) == used == budget
     assert sorted(d for d in discounts if d)[:1] == [15] and len([d for d in discounts if d]) == 51
     for r in responses:
@@ -57,23 +57,31 @@ def test_same_member_20_at_once_with_a_daily_limit_of_one_gets_one_discount(
     assert db.session.scalar(select(func.sum(CardTransaction.discount_fen))) == 4000
 
 
-def test_the_end_of_a_budget_spread_over_slices_is_exact_and_never_deadlocks(
-        pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
-    # The budget's last 30 discounts sit as unspent allotments on 16 slices and nothing is left
-    # unallotted on the rule row, so most payments must fold the slices back under the rule
-    # row's lock while others, holding a slice, check their rows' foreign keys to that rule.
-    from benefits.promotions import service as promotions
-    per_slice = [2 * 4000] * 14 + [1 * 4000, 1 * 4000 + 7]       # 30 discounts and 7 fen
-    budget = 1_000_000 + sum(per_slice)
-    key, cards, rule_id = station(budget, per_slice=per_slice)
-    assert promotions.SLICES == len(per_slice)
-    server = serve(gunicorn_factory, postgres_url, redis_url)
+def test_the_end_of_a_budget_without_redis_is_exact_in_sql_alone(pg_app, postgres_url, gunicorn_factory):
+    # No gate in front: 80 payments meet the rule row's conditional UPDATE directly; the last
+    # discounts are clamped to what is left (30 full ones and 7 fen) and nothing more is given.
+    budget = 30 * 4000 + 7
+    key, cards, rule_id = station(budget)
+    server = gunicorn_factory({"DATABASE_URL": postgres_url, "REDIS_URL": "off"}, workers=4, threads=4)
     responses = fire(server.url, key, [{"card_number": cards[i % len(cards)], "amount": "250.00"} for i in range(80)])
 
     assert [r.status_code for r in responses] == [201] * 80, {r.status_code: r.text[:300] for r in responses}
     discounts = [r.json()["discount_fen"] for r in responses]
-    assert sum(discounts) == sum(per_slice) and max(discounts) == 4000   # all of it, never more
+    assert sum(discounts) == budget and max(discounts) == 4000 and 7 in discounts
     db.session.expire_all()
     rule = db.session.get(PromotionRule, rule_id)
-    assert (rule.budget_left_fen, rule.budget_spent_fen) == (0, budget)
-    assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))) == sum(per_slice)
+    assert (rule.budget_left_fen, rule.budget_used_fen, rule.uses_count) == (0, budget, 31)
+    assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))) == budget
+
+
+def test_the_same_idempotency_key_ten_times_at_once_pays_once_with_ten_identical_answers(
+        pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
+    key, cards, rule_id = station(10_000_000, members=1)
+    server = serve(gunicorn_factory, postgres_url, redis_url)
+    responses = fire(server.url, key, [{"card_number": cards[0], "amount": "250.00"}] * 10, idem="till-retry-1")
+
+    assert [r.status_code for r in responses] == [201] * 10, [r.text[:200] for r in responses]
+    assert len({r.content for r in responses}) == 1
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(CardTransaction.id))) == 1
+    assert db.session.get(PromotionRule, rule_id).uses_count == 1

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import devservers
 import pytest
-import redis as redis_lib
 import requests
-from flask_login.utils import _create_identifier
+from flask import session
+from flask_login import login_user
 from sqlalchemy import func, select
 
 from benefits import counters
+from benefits.auth.models import User
 from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.points import service as points
@@ -26,13 +28,14 @@ UA = "prize-concurrency-test"
 
 
 def session_cookie(app, user) -> str:
-    """A signed session for `user`, as the login page would set it (no password hashing)."""
+    """A signed session for `user`, as signing in sets it (Flask-Login's `login_user`), without
+    checking a password hash for each of hundreds of members."""
     with app.test_request_context("/", headers={"User-Agent": UA}, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-        data = {"_user_id": user.get_id(), "_fresh": True, "_id": _create_identifier()}
-        return app.session_interface.get_signing_serializer(app).dumps(data)
+        login_user(user)
+        return app.session_interface.get_signing_serializer(app).dumps(dict(session))
 
 
-def fire(server, jobs: list[tuple[str, str, dict, dict]], workers: int = 64) -> list[tuple[int, dict]]:
+def fire(server, jobs: list[tuple[str, str, dict, dict]]) -> list[tuple[int, dict]]:
     """Send every (cookie, path, json, headers) at once (threads released by one barrier)."""
     barrier = threading.Barrier(len(jobs))
 
@@ -65,7 +68,7 @@ def ledger_is_exact():
 def redis_agrees_with_sql(app, r, prize_ids):
     """`flask counters reconcile` (the same function) then every gate key equals SQL."""
     db.session.expire_all()
-    app.extensions["benefits_redis"] = redis_lib.Redis.from_url(server_redis_url(r))
+    app.extensions["benefits_redis"] = r
     try:
         assert counters.reconcile_all()["prizes"]["prizes"] >= len(prize_ids)
     finally:
@@ -77,7 +80,6 @@ def redis_agrees_with_sql(app, r, prize_ids):
         assert snap["points"] == {s.pickup_point_id: s.stock for s in p.stocks}
         for c in db.session.scalars(select(PrizeCounter).where(PrizeCounter.prize_id == pid,
                                                                PrizeCounter.subject != "all")):
-            from benefits.auth.models import User
             user_id = db.session.scalar(select(User.id).where(User.member_id == int(c.subject[1:])))
             if c.period == "life":
                 k = counters.key(gate.tag(pid), "u", user_id, "life")
@@ -195,11 +197,6 @@ def test_redis_flushed_mid_run_still_exact_and_reconcile_restores(pg_app, crowd,
     redis_agrees_with_sql(pg_app, flush_redis, [pid])
 
 
-def server_redis_url(r) -> str:
-    kw = r.connection_pool.connection_kwargs
-    return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
-
-
 def test_redis_unreachable_for_one_host_still_exact(pg_app, crowd, flush_redis):
     with unit_of_work():
         w = world(0)
@@ -222,4 +219,41 @@ def test_redis_unreachable_for_one_host_still_exact(pg_app, crowd, flush_redis):
     assert refused_without and set(refused_without[0]["error"]) == {"code", "message", "details"}
     db.session.expire_all()
     assert db.session.get(Prize, pid).stock == 0
+    ledger_is_exact()
+
+
+def send(server, job: tuple[str, str, dict, dict]) -> tuple[int, dict]:
+    cookie, path, body, headers = job
+    with requests.Session() as s:
+        s.headers.update({"User-Agent": UA, **headers})
+        s.cookies.set("session", cookie, domain="127.0.0.1")
+        resp = s.post(server.url + path, json=body, timeout=60)
+        return resp.status_code, resp.json()
+
+
+def test_redis_going_away_mid_run_still_exact(pg_app, crowd, tmp_path):
+    """The hosts' Redis stops while a crowd is in flight: requests that reserved commit, or give
+    back into nothing; the rest find Redis unreachable and SQL alone decides."""
+    own_redis = devservers.redis_url(tmp_path)  # a Redis of this test's own, to stop
+    with unit_of_work():
+        w = world(0)
+        p = prize(w["admin"], w["point"], stock=10, cost=100, per_day_limit=1, name="电饭煲")
+        users = _members(w, 100, 1000)
+        jobs = [(session_cookie(pg_app, u), f"/api/v1/prizes/{p.id}/redeem", {}, {}) for u in users]
+        pid = p.id
+    server = crowd(env_redis=own_redis)
+    first = fire(server, jobs[:4])
+    assert codes(first) == {201: 4}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pending = [pool.submit(send, server, job) for job in jobs[4:] + jobs[:4]]  # the first four again, last
+        for answered, _future in enumerate(as_completed(pending)):
+            if answered == 6:  # 8 requests in flight
+                assert devservers.stop(tmp_path) == ["redis"]
+        second = [future.result() for future in pending]
+    assert codes(first + second).get(201) == 10
+    assert set(codes(second)) <= {201, (409, "sold_out"), (409, "member_limit_reached")}
+    assert all(status == 409 for status, _ in second[-4:])
+    db.session.expire_all()
+    assert db.session.get(Prize, pid).stock == 0
+    assert db.session.scalar(select(func.count(Redemption.id))) == 10
     ledger_is_exact()

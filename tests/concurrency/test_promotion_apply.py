@@ -12,9 +12,9 @@ from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.merchants.models import Merchant, Store
 from benefits.members.models import Member
-from benefits.promotions import gate, service
+from benefits.promotions import gate, rules
 from benefits.promotions.models import PromotionMemberUse, PromotionRule, PromotionUsage
-from tests import factories
+from tests import factories, till_factories as tf
 
 PROCESSES = 8
 PER_PROCESS = 25          # 200 confirmations in all
@@ -26,7 +26,6 @@ def _worker(database_url, redis_url, jobs, barrier, results):
     from benefits.database import unit_of_work
     from benefits.extensions import db
     from benefits.merchants.models import Merchant, Store
-    from benefits.promotions import service
     from config import TestingConfig
 
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url})
@@ -37,7 +36,7 @@ def _worker(database_url, redis_url, jobs, barrier, results):
         for member_id, merchant_id, store_id, key in jobs:
             with unit_of_work():
                 member = db.session.get(Member, member_id)
-                q = service.apply(member=member, card=member.current_card, merchant=db.session.get(Merchant, merchant_id),
+                q = tf.apply(member=member, card=member.current_card, merchant=db.session.get(Merchant, merchant_id),
                                   store=db.session.get(Store, store_id), amount_fen=25000, usage_key=key)
                 out.append((key, q.discount_fen, sum(sum(a.shares.values()) for a in q.applied)))
             db.session.remove()
@@ -72,11 +71,11 @@ def world(pg_app):
         station, shop = Store(merchant=fuel, name="一号站"), Store(merchant=mart, name="总店")
         db.session.add_all([station, shop])
         members = [factories.member(tree["gujing"], name=f"会员{i}") for i in range(40)]
-        budget_rule = service.create_rule(admin, tree["bozhou"], {
+        budget_rule = rules.create_rule(admin, tree["bozhou"], {
             "name": "加油满200减40", "kind": "threshold", "threshold_fen": 20000, "off_fen": 4000,
             "scope": "merchants", "merchant_ids": [fuel.id], "budget_fen": BUDGET,
             "split": {"union": 50, "bank": 30, "merchant": 20}})
-        daily_rule = service.create_rule(admin, tree["bozhou"], {
+        daily_rule = rules.create_rule(admin, tree["bozhou"], {
             "name": "超市满100减30", "kind": "threshold", "threshold_fen": 10000, "off_fen": 3000,
             "scope": "merchants", "merchant_ids": [mart.id], "per_member": {"day": 1},
             "split": {"union": 100, "bank": 0, "merchant": 0}})
@@ -104,7 +103,7 @@ def test_parallel_applies_never_overspend_budget_nor_per_member_limit(pg_app, wo
     assert all(d == shares for _k, d, shares in results)
     db.session.expire_all()
     rule = db.session.get(PromotionRule, world["budget_rule"])
-    assert (rule.budget_spent_fen, rule.total_uses, rule.budget_left_fen) == (BUDGET, 31, 0)
+    assert (rule.budget_used_fen, rule.uses_count, rule.budget_left_fen) == (BUDGET, 31, 0)
     assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))
                              .where(PromotionUsage.rule_id == rule.id)) == BUDGET
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 import requests
@@ -57,19 +58,20 @@ def served(pg_app, postgres_url, redis_url, gunicorn_factory):
 def test_forty_simultaneous_submits_of_one_attempt_award_once(served):
     server, quiz_id, user = served
     session = login(server, user.username)
-    started = session.post(f"{server.url}/api/v1/quiz/quizzes/{quiz_id}/attempts", timeout=30).json()
-    attempt = db.session.get(Attempt, started["id"])
-    saved = session.put(f"{server.url}/api/v1/quiz/attempts/{attempt.id}/answers",
-                        json={"answers": qw.right_answers(attempt)}, timeout=30)
+    attempt_id = session.post(f"{server.url}/api/v1/quiz/quizzes/{quiz_id}/attempts", timeout=30).json()["id"]
+    saved = session.put(f"{server.url}/api/v1/quiz/attempts/{attempt_id}/answers",
+                        json={"answers": qw.right_answers(attempt_id)}, timeout=30)
     assert saved.status_code == 200
 
-    results = fire(session, "POST", f"{server.url}/api/v1/quiz/attempts/{attempt.id}/submit", 40)
+    results = fire(session, "POST", f"{server.url}/api/v1/quiz/attempts/{attempt_id}/submit", 40)
 
     assert {status for status, _ in results} == {200}
-    assert {body["points_awarded"] for _, body in results} == {35}  # 10 × 3 + pass bonus 5
+    # every one answers the one result: 10 × 3 + pass bonus 5, handed in at one instant
+    assert {(body["status"], body["points_awarded"], datetime.fromisoformat(body["submitted_at"]))
+            for _, body in results} == {("submitted", 35, datetime.fromisoformat(results[0][1]["submitted_at"]))}
     db.session.expire_all()
     entries = db.session.scalars(select(PointsEntry).where(PointsEntry.member_id == user.member_id)).all()
-    assert [(e.source_key, e.amount) for e in entries] == [(f"quiz-attempt:{attempt.id}", 35)]
+    assert [(e.source_key, e.amount) for e in entries] == [(f"quiz-attempt:{attempt_id}", 35)]
     assert points.balance(user.member_id) == 35 and points.reconcile() == []
 
 

@@ -12,18 +12,15 @@ from benefits.database import unit_of_work
 from tests import factories, till_factories as tf
 
 
-def station(budget_fen: int, *, members: int = 40, per_slice: list[int] | None = None) -> tuple[str, list[str], int]:
-    """A petrol station with a 满200减40 rule of `budget_fen` (its budget slices already allotted
-    `per_slice`, see `till_factories.allot_slices`), and `members` members: (terminal key, card
-    numbers, rule id)."""
+def station(budget_fen: int, *, members: int = 40) -> tuple[str, list[str], int]:
+    """A petrol station with a 满200减40 rule of `budget_fen` and `members` members: (terminal
+    key, card numbers, rule id)."""
     with unit_of_work():
         tree = factories.org_tree()
         merchant = tf.merchant(tree["bozhou"])
         rule = tf.rule(tree["bozhou"], budget_fen=budget_fen)
         key = tf.terminal_key(merchant)
         cards = [factories.member(tree["gujing"], name=f"会员{i}").current_card.number for i in range(members)]
-        if per_slice is not None:
-            tf.allot_slices(rule.id, per_slice)
         return key, cards, rule.id
 
 

@@ -1,12 +1,13 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against real gunicorn workers.
+They need the Debian packages `chromium` and `fonts-wqy-microhei` (`make test` installs them when
+it runs as root); without them they skip, naming the package.
 
-Each test gets a fresh SQLite database served by gunicorn, a `seed` app context to write data
-into it, and a phone-sized or desktop page. `snap(name)` screenshots the current page; the
-screenshots of a failed test are kept in test-artifacts/e2e/<test>/.
+Each test gets an empty test database served by gunicorn (without Redis), a `seed` app context
+to write data into it, and a phone-sized or desktop page. `snap(name)` screenshots the current
+page; the screenshots of a failed test are kept in test-artifacts/e2e/<test>/.
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 from tests.conftest import ROOT, make_app, wipe
 
 CHROMIUM = "/usr/bin/chromium"
+# The CJK font the screenshots need, and the Debian package that brings it.
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 
@@ -27,11 +30,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium"
-        if os.environ.get("BENEFITS_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    missing = [package for path, package in ((CHROMIUM, "chromium"), (CJK_FONT, "fonts-wqy-microhei"))
+               if not Path(path).exists()]
+    if missing:
+        pytest.skip(f"browser tests need Debian's {' and '.join(missing)}: apt-get install {' '.join(missing)}")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
@@ -42,11 +44,11 @@ def browser():
 
 
 @pytest.fixture
-def live(tmp_path, gunicorn_factory):
-    """A served app on a fresh SQLite file; `live.seed` is an app (with context) on the same file."""
-    url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-    app = make_app(url)
-    server = gunicorn_factory({"DATABASE_URL": url, "REDIS_URL": "", "BENEFITS_ENV": "testing"}, workers=2)
+def live(database_url, gunicorn_factory):
+    """A served app on the emptied test database; `live.seed` is an app (with context) on it."""
+    app = make_app(database_url)
+    server = gunicorn_factory({"DATABASE_URL": database_url, "REDIS_URL": "off", "BENEFITS_ENV": "testing"},
+                              workers=2)
     server.seed = app
     yield server
     wipe(app)

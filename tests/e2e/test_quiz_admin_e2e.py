@@ -7,7 +7,7 @@ from sqlalchemy import select
 from benefits import clock
 from benefits.database import unit_of_work
 from benefits.extensions import db
-from benefits.quiz import service
+from benefits.quiz import attempts
 from benefits.quiz.models import JobType, Question, Quiz
 from tests import factories
 from tests.services import quiz_world as qw
@@ -22,10 +22,10 @@ def test_admin_builds_the_bank_and_edits_a_quiz_on_a_phone(live, phone_page):
         quiz_id = qw.quiz(tree["bozhou"], [qw.bank("电工", 6)], question_count=5).id
         member = qw.member(tree["gujing"], name="李娜")
         with clock.freeze(T0):
-            attempt = service.start_attempt(member, quiz_id)
-            service.save_answers(member, attempt.id, qw.right_answers(attempt))
+            attempt_id = attempts.start_attempt(member.id, quiz_id)["id"]
+            attempts.save_answers(member.id, attempt_id, qw.right_answers(attempt_id))
         with clock.freeze(T0 + timedelta(seconds=3)):
-            service.submit_attempt(member, attempt.id)
+            attempts.submit_attempt(member.id, attempt_id)
     page = phone_page
     page.goto(live.url + "/login")
     page.fill("input[name=username]", "bozhou_admin")

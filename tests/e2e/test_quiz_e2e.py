@@ -1,8 +1,6 @@
 import re
 
 from benefits.database import unit_of_work
-from benefits.extensions import db
-from benefits.quiz.models import Attempt
 from tests import factories
 from tests.services import quiz_world as qw
 
@@ -31,7 +29,7 @@ def test_member_takes_a_quiz_on_a_phone_and_sees_their_points_rise(live, phone_p
     attempt_id = int(page.url.rsplit("/", 1)[1])
     assert "正确答案" not in page.content()
     with live.seed.app_context():
-        answers = qw.right_answers(db.session.get(Attempt, attempt_id))
+        answers = qw.right_answers(attempt_id)
     for position, letters in answers.items():
         for letter in letters:
             page.get_by_test_id(f"question-{position}").locator(f"input[value={letter}]").check()

@@ -17,14 +17,15 @@ def test_card_lifecycle_and_audit(app):
     assert card.status == "active" and len(card.number) == 16
     members.freeze_card(admin, card)
     with pytest.raises(members.CardRefused) as refused:
-        members.card_for_payment(card.number)
+        members.check_payable(card.status, m.status)
     assert refused.value.code == "card_frozen"
     members.unfreeze_card(admin, card)
     new = members.report_lost_and_reissue(admin, card)
     assert card.status == "lost" and new.status == "active" and new.number != card.number
     with pytest.raises(members.CardRefused):
-        members.card_for_payment(card.number)
-    assert members.card_for_payment(new.number).id == new.id
+        members.check_payable(card.status, m.status)
+    members.check_payable(new.status, m.status)
+    assert m.current_card.id == new.id
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-5:] == ["card.issue", "card.freeze", "card.unfreeze", "card.lost", "card.reissue"]
 

@@ -1,14 +1,13 @@
-"""Posting to the ledger: one statement on PostgreSQL, two elsewhere, the same outcomes."""
+"""Posting to the ledger (`points.service.post`, the one posting): balance moves and entries agree."""
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text
 
 from benefits.extensions import db
 from benefits.points import service as points
-from benefits.points.models import PointsAccount, PointsEntry
+from benefits.points.models import PointsEntry
 from tests import factories
 
 
@@ -56,44 +55,13 @@ def test_earn_posts_an_earn_entry_and_returns_the_balance(app, member):
         points.earn(member.id, 0, source_key="t:3", reason="答题")
 
 
-def _carry(params: dict, gate_rows: int):
-    """A statement of the caller's own carrying the earn CTEs behind a gate CTE of `gate_rows` rows."""
-    return db.session.execute(text(
-        "WITH gate AS (SELECT g FROM generate_series(1, :gate_rows) AS g)" + points.pg_earn_ctes("gate")
-        + " SELECT (SELECT balance FROM earn_moved) AS moved, (SELECT count(*) FROM earn_entry) AS posted"),
-        {**params, "gate_rows": gate_rows}).one()
-
-
-def test_earn_carried_in_another_statement_posts_only_through_its_gate(pg_app):
-    member = factories.member(factories.org_tree()["gujing"])
-    shut = points.earn_params(member.id, 9, source_key="carried:1", reason="答题")
-    assert tuple(_carry(shut, 0)) == (None, 0)
-    points.check_earned(shut, None, 0)
-    assert points.balance(member.id) == 0 and points.entry_by_source("carried:1") is None
-    nothing = points.earn_params(member.id, 0, source_key="carried:0", reason="答题")
-    assert tuple(_carry(nothing, 1)) == (None, 0)
-    opened = points.earn_params(member.id, 9, source_key="carried:1", reason="答题", expires_on=date(2027, 12, 31))
-    moved, posted = _carry(opened, 1)
-    points.check_earned(opened, moved, posted)
-    entry = points.entry_by_source("carried:1")
-    assert (moved, posted) == (9, 1) and (entry.kind, entry.amount, entry.balance_after) == ("earn", 9, 9)
-    assert entry.expires_on == date(2027, 12, 31) and entry.actor_user_id is None
-    again = points.earn_params(member.id, 9, source_key="carried:1", reason="答题")
-    moved, posted = _carry(again, 1)
-    assert (moved, posted) == (18, 0)  # moved, but the entry was refused by the unique key
-    with pytest.raises(points.DuplicateEntry):
-        points.check_earned(again, moved, posted)
-    assert points.balance(member.id) == 9 and points.reconcile() == []
-    assert db.session.scalar(select(PointsAccount.balance).where(PointsAccount.member_id == member.id)) == 9
-
-
 def test_an_entry_rolled_back_with_its_transaction_does_not_stand_in_for_the_next(app, member):
     points.credit(member.id, 10, source_key="t:1", reason="答题")
     db.session.commit()
     refused = points.debit(member.id, 3, source_key="t:2", reason="兑换")  # still referenced afterwards
     assert refused.balance_after == 7
     db.session.rollback()  # e.g. a redemption refused after its debit
-    entry = points.debit(member.id, 4, source_key="t:3", reason="兑换")  # SQLite hands out t:2's id again
+    entry = points.debit(member.id, 4, source_key="t:3", reason="兑换")
     assert (entry.amount, entry.balance_after, entry.source_key) == (-4, 6, "t:3")
     db.session.commit()
     assert points.entry_by_source("t:2") is None and points.entry_by_source("t:3") is entry

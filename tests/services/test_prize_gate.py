@@ -1,8 +1,11 @@
-"""The Redis gate in front of the SQL path (real Redis, SQLite and PostgreSQL): refusals without
-touching the database, reservations released on failure, reconcile agreeing with SQL."""
+"""The Redis gate in front of the SQL path (real Redis and PostgreSQL): refusals without
+touching the database, reservations given back by the unit of work that rolls back (and not kept
+by a replay), stock given back once a cancellation commits, cold keys rebuilt, reconcile
+agreeing with SQL."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -12,6 +15,7 @@ from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.points import service as points
 from benefits.prizes import gate
+from benefits.prizes import service as prizes
 from benefits.prizes.models import Prize, Redemption
 from tests.conftest import make_app, wipe
 from tests.prize_factories import prize, rich_member, world
@@ -44,12 +48,21 @@ def statements(redis_app):
 
 
 def _setup(stock=1, **fields):
+    """A member with points and a prize; creating it fills the gate once it commits."""
     with unit_of_work():
         w = world(10_000)
-        p = prize(w["admin"], w["point"], stock=stock, cost=100, **fields)
-        gate.sync_one(p)
-        w["pid"] = p.id
+        w["pid"] = prize(w["admin"], w["point"], stock=stock, cost=100, **fields).id
     return w
+
+
+def _stock_key(w) -> str:
+    return counters.key(gate.tag(w["pid"]), "stock")
+
+
+def _login(app, user):
+    client = app.test_client()
+    client.post("/login", data={"username": user.username, "password": "password-123"})
+    return client
 
 
 def test_sold_out_is_refused_by_redis_without_sql(redis_app, statements, flush_redis):
@@ -85,16 +98,83 @@ def test_member_limit_refused_by_redis_and_reservation_released_on_sql_failure(r
 
 def test_cancel_gives_back_in_redis_and_reconcile_matches_sql(redis_app, flush_redis):
     w = _setup(stock=3, per_month_limit=5)
-    client = redis_app.test_client()
-    client.post("/login", data={"username": w["member"].username, "password": "password-123"})
+    client = _login(redis_app, w["member"])
     rid = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={"quantity": 2}).get_json()["id"]
-    key = counters.key(gate.tag(w["pid"]), "stock")
+    key = _stock_key(w)
     assert int(flush_redis.get(key)) == 1
-    client.post(f"/api/v1/prizes/redemptions/{rid}/cancel")
+    assert client.post(f"/api/v1/prizes/redemptions/{rid}/cancel").status_code == 200
     assert int(flush_redis.get(key)) == 3
+    assert client.post(f"/api/v1/prizes/redemptions/{rid}/cancel").status_code == 409
+    assert int(flush_redis.get(key)) == 3  # nothing was cancelled, nothing comes back
     flush_redis.set(key, 99)  # drift (e.g. a process died mid-redemption)
     assert counters.reconcile_all()["prizes"] == {"prizes": 1}
     assert gate.snapshot(flush_redis, db.session.get(Prize, w["pid"])) == {"stock": 3, "points": {w["point"].id: 3}}
+
+
+def test_stock_comes_back_to_the_gate_only_when_the_closing_commits(redis_app, flush_redis):
+    w = _setup(stock=3, per_day_limit=3)
+    client = _login(redis_app, w["member"])
+    rid = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).get_json()["id"]
+    key = _stock_key(w)
+    assert int(flush_redis.get(key)) == 2
+    with pytest.raises(RuntimeError), unit_of_work():
+        prizes.cancel(w["member"].member, rid, w["member"].id)
+        raise RuntimeError("the request fails after the cancellation")
+    assert int(flush_redis.get(key)) == 2
+    assert db.session.get(Redemption, rid).status == "redeemed"
+    with unit_of_work():
+        prizes.cancel(w["member"].member, rid, w["member"].id)
+    assert int(flush_redis.get(key)) == 3
+
+
+def test_reject_and_expiry_give_stock_back_to_the_gate(redis_app, flush_redis):
+    w = _setup(stock=4, high_value=True, pickup_days=1, lifetime_limit=4)
+    client = _login(redis_app, w["member"])
+    first = client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={}).get_json()["id"]
+    client.post(f"/api/v1/prizes/{w['pid']}/redeem", json={})
+    key = _stock_key(w)
+    life = counters.key(gate.tag(w["pid"]), "u", w["member"].id, "life")
+    assert (int(flush_redis.get(key)), int(flush_redis.get(life))) == (2, 2)
+    admin = _login(redis_app, w["second"])
+    assert admin.post(f"/api/v1/prizes/admin/redemptions/{first}/reject").get_json()["status"] == "cancelled"
+    assert (int(flush_redis.get(key)), int(flush_redis.get(life))) == (3, 1)
+    with clock.freeze(clock.now() + timedelta(days=2)):
+        assert "expired 1 redemption(s)" in redis_app.test_cli_runner().invoke(args=["prizes", "expire"]).output
+    assert (int(flush_redis.get(key)), int(flush_redis.get(life))) == (4, 0)
+    assert db.session.get(Prize, w["pid"]).stock == 4
+
+
+def test_an_admin_restock_reaches_the_gate_when_it_commits(redis_app, flush_redis):
+    w = _setup(stock=1)
+    admin = _login(redis_app, w["admin"])
+    resp = admin.post(f"/api/v1/prizes/admin/prizes/{w['pid']}/restock",
+                      json={"quantity": 5, "pickup_point_id": w["point"].id})
+    assert resp.status_code == 200
+    assert gate.snapshot(flush_redis, db.session.get(Prize, w["pid"])) == {"stock": 6, "points": {w["point"].id: 6}}
+
+
+def test_a_replay_keeps_no_second_reservation(redis_app, flush_redis):
+    w = _setup(stock=5)
+    client = _login(redis_app, w["member"])
+    url, key = f"/api/v1/prizes/{w['pid']}/redeem", _stock_key(w)
+    first = client.post(url, json={}, headers={"Idempotency-Key": "tap"})
+    assert first.status_code == 201 and int(flush_redis.get(key)) == 4
+
+    def replay_and_clash():
+        again = client.post(url, json={}, headers={"Idempotency-Key": "tap"})
+        assert again.status_code == 201 and again.get_data() == first.get_data()
+        assert int(flush_redis.get(key)) == 4
+        clash = client.post(url, json={"quantity": 2}, headers={"Idempotency-Key": "tap"})
+        assert clash.get_json()["error"]["code"] == "idempotency_key_reused"
+        assert int(flush_redis.get(key)) == 4
+
+    replay_and_clash()  # the gate remembers the key: it reserves nothing and SQL replays
+    remembered = flush_redis.keys(counters.key(gate.tag(w["pid"]), "idem", "*"))
+    assert len(remembered) == 1
+    flush_redis.delete(*remembered)
+    replay_and_clash()  # forgotten (expired): the gate reserves again, the replay and the 409 give it back
+    assert db.session.scalar(select(func.count(Redemption.id))) == 1
+    assert db.session.get(Prize, w["pid"]).stock == 4
 
 
 def test_flushed_redis_falls_back_to_sql_and_rewarms(redis_app, flush_redis):
@@ -137,29 +217,19 @@ def test_gate_keys_are_the_counters_keys(redis_app):
             counters.key(t, "idem", 7, idem)]
 
 
-def test_gate_call_answers_as_redis_pys_script_and_recovers(redis_app, flush_redis):
-    """`counters.Gate.call` (EVALSHA on a connection the thread keeps) against redis-py's own
-    registered script, then after Redis lost its scripts and after the kept connection was cut."""
-    import redis as redis_lib
-    from benefits import counters
-    args = ("EVALSHA", gate._RESERVE.sha, 8, "benefits:{prize:1}:cfg", "兑换", 15, 0, 172800)
-    packed = redis_lib.Redis().connection_pool.make_connection().pack_command(*args)
-    assert counters._resp(*args) == b"".join(packed)
+def test_the_gate_answers_again_after_redis_lost_its_scripts_or_the_connection(redis_app, flush_redis):
     w = _setup(stock=0)
-    day = clock.business_day()
-    sold = gate.gate_keys(w["pid"], 5, None, day, None)
-    missing = gate.gate_keys(w["pid"] + 1, 5, None, day, "k")
-    argv = [1, int(clock.now().timestamp()), 0, gate.DAY_TTL, gate.MONTH_TTL, gate.IDEMPOTENCY_TTL, 0]
-    reference = flush_redis.register_script(gate._RESERVE.source)
-    for keys in (sold, missing):
-        assert gate._RESERVE.call(keys, argv) == reference(keys=keys, args=argv)
-    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
+
+    def outcome():
+        with unit_of_work():
+            return gate.reserve(w["pid"], w["member"].id, 1, None, None).outcome
+
+    assert outcome() == "sold_out"
     flush_redis.script_flush()  # Redis restarted: the script is loaded again
-    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
-    flush_redis.client_kill_filter(_type="normal", skipme=True)  # the kept connection is cut
-    first = gate._RESERVE.call(sold, argv)
-    assert first is None or first[0] == b"sold_out"  # None: this one request goes to SQL
-    assert gate._RESERVE.call(sold, argv)[0] == b"sold_out"
+    assert outcome() == "sold_out"
+    flush_redis.client_kill_filter(_type="normal", skipme=True)  # every other connection is cut
+    assert outcome() in (None, "sold_out")  # None: this one request lets SQL decide
+    assert outcome() == "sold_out"
 
 
 @pytest.mark.parametrize("fields, code", [({}, "sold_out"), ({"per_day_limit": 1}, "member_limit_reached")])

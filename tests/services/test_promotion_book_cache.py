@@ -12,9 +12,9 @@ from benefits import clock
 from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.merchants.models import Merchant, Store
-from benefits.promotions import service
+from benefits.promotions import rules
 from benefits.promotions.models import PromotionRule
-from tests import factories
+from tests import factories, till_factories as tf
 from tests.conftest import make_app
 
 TUESDAY_NOON = datetime(2026, 11, 24, 4, 0, tzinfo=timezone.utc)
@@ -39,7 +39,7 @@ def shop(app):
         w.station = Store(merchant=w.fuel, name="一号站", address="谯城区")
         db.session.add(w.station)
         w.member = factories.member(tree["gujing"], name="李娜")
-        w.rule = service.create_rule(w.admin, tree["bozhou"], rule_data())
+        w.rule = rules.create_rule(w.admin, tree["bozhou"], rule_data())
     w.ids = SimpleNamespace(admin=w.admin.id, bozhou=tree["bozhou"].id, rule=w.rule.id, fuel=w.fuel.id)
     return w
 
@@ -63,7 +63,7 @@ def other_worker(app):
 
 
 def quote(w, amount=25000):
-    return service.quote(member=w.member, card=w.member.current_card, merchant=w.fuel, store=w.station,
+    return tf.quote(member=w.member, card=w.member.current_card, merchant=w.fuel, store=w.station,
                          amount_fen=amount)
 
 
@@ -72,7 +72,7 @@ def other_edit(w, other_worker, **kw):
     from benefits.orgs.models import Organisation
     with other_worker():
         rule = db.session.get(PromotionRule, w.ids.rule)
-        service.edit_rule(db.session.get(User, w.ids.admin), db.session.get(Organisation, w.ids.bozhou), rule,
+        rules.edit_rule(db.session.get(User, w.ids.admin), db.session.get(Organisation, w.ids.bozhou), rule,
                           rule_data(**kw))
 
 
@@ -101,16 +101,16 @@ def test_an_edit_of_scope_by_another_worker_takes_the_offer_away_at_once(shop, o
 def test_pause_resume_and_new_rules_by_another_worker_are_seen_at_once(shop, other_worker):
     assert quote(shop).discount_fen == 4000
     with other_worker():
-        service.set_status(None, db.session.get(PromotionRule, shop.ids.rule), "paused")
+        rules.set_status(None, db.session.get(PromotionRule, shop.ids.rule), "paused")
     db.session.commit()
     assert quote(shop).discount_fen == 0
     with other_worker():
-        service.set_status(None, db.session.get(PromotionRule, shop.ids.rule), "active")
+        rules.set_status(None, db.session.get(PromotionRule, shop.ids.rule), "active")
     db.session.commit()
     assert quote(shop).discount_fen == 4000
     from benefits.orgs.models import Organisation
     with other_worker():
-        service.create_rule(None, db.session.get(Organisation, shop.ids.bozhou),
+        rules.create_rule(None, db.session.get(Organisation, shop.ids.bozhou),
                             rule_data(name="加油满200减60", off_fen=6000))
     db.session.commit()
     best = quote(shop)

@@ -12,9 +12,9 @@ from benefits.cli.demo import DemoContext
 from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.merchants.models import Merchant, Store
-from benefits.promotions import demo, gate, service
+from benefits.promotions import demo, gate, rules
 from benefits.promotions.models import PromotionRule
-from tests import factories
+from tests import factories, till_factories as tf
 
 
 @pytest.fixture
@@ -34,13 +34,13 @@ def test_gate_keeps_reservations_on_commit_releases_on_rollback_and_reconciles(a
     app.config["REDIS_URL"] = redis_url
     counters.init_app(app)
     with unit_of_work():
-        rule = service.create_rule(admin, tree["bozhou"], {
+        rule = rules.create_rule(admin, tree["bozhou"], {
             "name": "满200减40", "kind": "threshold", "threshold_fen": 20000, "off_fen": 4000,
             "budget_fen": 10000, "global_limit": 5, "split": {"union": 100}})
     budget_key, uses_key = gate._keys(rule.id)
 
     def pay(key):
-        return service.apply(member=member, card=member.current_card, merchant=fuel, store=station,
+        return tf.apply(member=member, card=member.current_card, merchant=fuel, store=station,
                              amount_fen=25000, usage_key=key)
 
     with unit_of_work():
@@ -60,7 +60,7 @@ def test_gate_keeps_reservations_on_commit_releases_on_rollback_and_reconciles(a
     flush_redis.set(budget_key, 12345)
     assert counters.reconcile_all()["promotions"] == {"rules": 1}
     assert int(flush_redis.get(budget_key)) == 0 and int(flush_redis.get(uses_key)) == 2
-    assert db.session.get(PromotionRule, rule.id).budget_spent_fen == 10000
+    assert db.session.get(PromotionRule, rule.id).budget_used_fen == 10000
 
 
 def test_demo_creates_the_report_offers_when_merchants_exist(app, shop):

@@ -1,4 +1,4 @@
-"""Promotions service on SQLite and PostgreSQL: versions, validation, limits, give-back, report."""
+"""Promotions service: versions, validation, limits, give-back, report."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,9 +12,9 @@ from benefits.database import unit_of_work
 from benefits.errors import NotFound, ValidationError
 from benefits.extensions import db
 from benefits.merchants.models import Merchant, Store
-from benefits.promotions import service
+from benefits.promotions import rules, service
 from benefits.promotions.models import PromotionRule, PromotionRuleVersion, PromotionUsage
-from tests import factories
+from tests import factories, till_factories as tf
 
 TUESDAY_NOON = datetime(2026, 11, 24, 4, 0, tzinfo=timezone.utc)
 SPLIT = {"union": 50, "bank": 30, "merchant": 20}
@@ -45,20 +45,20 @@ def shop(app):
 
 def new_rule(w, **kw):
     with unit_of_work():
-        return service.create_rule(w.admin, w.tree["bozhou"], rule_data(**kw))
+        return rules.create_rule(w.admin, w.tree["bozhou"], rule_data(**kw))
 
 
 def pay(w, amount, key, member=None):
     member = member or w.member
     with unit_of_work():
-        return service.apply(member=member, card=member.current_card, merchant=w.fuel, store=w.station,
+        return tf.apply(member=member, card=member.current_card, merchant=w.fuel, store=w.station,
                              amount_fen=amount, usage_key=key)
 
 
 def test_quote_applies_the_report_offer_and_names_rules_that_did_not(shop):
     new_rule(shop)
     new_rule(shop, name="9折", kind="percent", pay_bp=9000)
-    q = service.quote(member=shop.member, card=shop.member.current_card, merchant=shop.fuel, store=shop.station,
+    q = tf.quote(member=shop.member, card=shop.member.current_card, merchant=shop.fuel, store=shop.station,
                       amount_fen=25000)
     assert (q.discount_fen, q.pay_fen) == (4000, 21000)
     assert q.applied[0].shares == {"union": 2000, "bank": 1200, "merchant": 800}
@@ -70,7 +70,7 @@ def test_editing_makes_a_new_version_and_history_keeps_the_old_terms(shop):
     first = pay(shop, 25000, "t1")
     assert first.applied[0].terms["off_fen"] == 4000
     with unit_of_work():
-        service.edit_rule(shop.admin, shop.tree["bozhou"], rule, rule_data(off_fen=5000, name="加油满200减50"))
+        rules.edit_rule(shop.admin, shop.tree["bozhou"], rule, rule_data(off_fen=5000, name="加油满200减50"))
     versions = db.session.scalars(select(PromotionRuleVersion).order_by(PromotionRuleVersion.number)).all()
     assert [(v.number, v.terms["off_fen"]) for v in versions] == [(1, 4000), (2, 5000)]
     second = pay(shop, 25000, "t2")
@@ -111,7 +111,7 @@ def test_budget_clamps_then_stops_the_rule_and_report_adds_up(shop):
     assert clamped.discount_fen == 1000 and sum(clamped.applied[0].shares.values()) == 1000
     spent = pay(shop, 25000, "c")
     assert spent.discount_fen == 0 and spent.rejected[0].reason == "budget_spent"
-    report = service.report(db.session.get(PromotionRule, rule.id))
+    report = rules.report(db.session.get(PromotionRule, rule.id))
     assert (report.uses, report.discount_fen, report.budget_left_fen) == (2, 5000, 0)
     assert report.funders == {"union": 2500, "bank": 1500, "merchant": 1000}
 
@@ -148,7 +148,7 @@ def test_give_back_returns_budget_pro_rata_and_full_refund_returns_the_use(shop)
     db.session.expire_all()
     assert q.discount_fen == 4000
     assert pay(shop, 25000, "c").discount_fen == 4000
-    report = service.report(db.session.get(PromotionRule, rule.id))
+    report = rules.report(db.session.get(PromotionRule, rule.id))
     assert (report.uses, report.returned_uses, report.discount_fen - report.returned_fen) == (1, 1, 4000)
     assert report.funders == {"union": 2000, "bank": 1200, "merchant": 800}
     with pytest.raises(ValidationError):
@@ -162,20 +162,20 @@ def test_paused_rule_gives_nothing_and_offers_list_today_only(shop):
     clock.set_frozen(datetime(2026, 11, 28, 4, tzinfo=timezone.utc))
     assert {o.summary for o in service.offers_for(merchant=shop.fuel)} == {"9折", "满200减40 · 周六、周日"}
     with unit_of_work():
-        service.set_status(shop.admin, everyday, "paused")
-        service.set_status(shop.admin, weekend, "paused")
+        rules.set_status(shop.admin, everyday, "paused")
+        rules.set_status(shop.admin, weekend, "paused")
     assert pay(shop, 25000, "a").discount_fen == 0
 
 
 def test_scope_hides_other_unions_rules(shop):
     rule = new_rule(shop)
     with pytest.raises(NotFound):
-        service.get_rule_in_scope(shop.tree["maanshan"], rule.id)
-    assert service.get_rule_in_scope(shop.tree["province"], rule.id) is rule
+        rules.get_rule_in_scope(shop.tree["maanshan"], rule.id)
+    assert rules.get_rule_in_scope(shop.tree["province"], rule.id) is rule
 
 
 def test_preview_writes_nothing(shop):
-    quotes = service.preview(shop.tree["bozhou"], rule_data(kind="repeating", threshold_fen=10000, off_fen=3000,
+    quotes = rules.preview(shop.tree["bozhou"], rule_data(kind="repeating", threshold_fen=10000, off_fen=3000,
                                                             max_repeats=2))
     assert [(q.amount_fen, q.discount_fen) for q in quotes] == [(5000, 0), (10000, 3000), (20000, 6000),
                                                                 (25000, 6000), (50000, 6000)]
@@ -186,10 +186,10 @@ def test_edit_cannot_cut_the_budget_below_what_was_given(shop):
     rule = new_rule(shop, budget_fen=10000)
     pay(shop, 25000, "a")
     with pytest.raises(ValidationError) as exc:
-        service.edit_rule(shop.admin, shop.tree["bozhou"], rule, rule_data(budget_fen=3999))
+        rules.edit_rule(shop.admin, shop.tree["bozhou"], rule, rule_data(budget_fen=3999))
     assert "budget_fen" in exc.value.details["fields"]
     db.session.rollback()
     with unit_of_work():
-        service.edit_rule(shop.admin, shop.tree["bozhou"], db.session.get(PromotionRule, rule.id),
+        rules.edit_rule(shop.admin, shop.tree["bozhou"], db.session.get(PromotionRule, rule.id),
                           rule_data(budget_fen=4000))
     assert pay(shop, 25000, "b").rejected[0].reason == "budget_spent"

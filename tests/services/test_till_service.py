@@ -1,6 +1,7 @@
-"""Till service: quote, confirm, refund, pay codes and statements, on SQLite and PostgreSQL."""
+"""Till service: quote, confirm, refund, pay codes and statements."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,9 +13,10 @@ from benefits.extensions import db
 from benefits.spreadsheets import safe_cell
 from benefits.members import service as members
 from benefits.merchants import service as merchants
-from benefits.promotions import service as promotions
+from benefits.promotions import rules as promotions
+from benefits.promotions import service as offers
 from benefits.promotions.models import PromotionRule
-from benefits.transactions import service as till
+from benefits.transactions import service as till, settlement
 from benefits.transactions.models import CardTransaction, PayToken, Refund
 from tests import factories, till_factories as tf
 
@@ -30,12 +32,14 @@ def world(app):
     other = tf.merchant(tree["bozhou"], name="华联超市", category="supermarket")
     member = factories.member(tree["gujing"], name="王芳")
     return {"tree": tree, "merchant": m, "other": other, "member": member, "card": member.current_card,
-            "till": till.Till(merchant=m, store=m.stores[0]),
-            "other_till": till.Till(merchant=other, store=other.stores[0])}
+            "till": till.TillRef(store_id=m.stores[0].id),
+            "other_till": till.TillRef(store_id=other.stores[0].id)}
 
 
 def confirm(w, amount_fen, **kw):
-    return till.confirm_transaction(w["till"], amount_fen=amount_fen, card_number=w["card"].number, **kw)
+    """The confirm's answer, as the stored transaction row."""
+    body = till.confirm_transaction(w["till"], amount_fen=amount_fen, card_number=w["card"].number, **kw)
+    return db.session.get(CardTransaction, body["id"])
 
 
 def test_spend_200_save_40_quote_shows_shares_and_a_hint_below_threshold(world):
@@ -73,7 +77,7 @@ def test_budget_clamps_the_last_discount_and_then_stops(world):
     assert [first.discount_fen, second.discount_fen, third.discount_fen] == [4000, 1000, 0]
     assert second.union_fen + second.bank_fen + second.merchant_fen == 1000
     db.session.refresh(rule)
-    assert rule.budget_spent_fen == 5000
+    assert rule.budget_used_fen == 5000
 
 
 def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
@@ -84,7 +88,7 @@ def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
     assert (half.union_fen, half.bank_fen, half.merchant_fen) == (1000, 600, 400)
     assert half.by_rule == {str(rule.id): 2000} and not half.is_final
     db.session.refresh(rule)
-    assert rule.budget_spent_fen == 2000
+    assert rule.budget_used_fen == 2000
     # the per-member daily use is still taken after a partial refund
     assert confirm(world, 25000).discount_fen == 0
     rest = till.refund_transaction(world["till"], txn.id, pay_fen=None)
@@ -95,7 +99,7 @@ def test_partial_then_final_refund_reverses_discount_and_shares_exactly(world):
     assert sum(r.bank_fen for r in txn.refunds) == txn.bank_fen
     assert sum(r.merchant_fen for r in txn.refunds) == txn.merchant_fen
     db.session.refresh(rule)
-    assert rule.budget_spent_fen == 0
+    assert rule.budget_used_fen == 0
     # the full refund gave the member's daily use back
     assert confirm(world, 25000).discount_fen == 4000
 
@@ -163,7 +167,7 @@ def test_merchant_that_only_scans_refuses_plain_card_numbers(world):
         confirm(world, 5000)
     assert info.value.code == "card_number_not_accepted"
     token, _expires = till.issue_pay_token(world["member"])
-    assert till.confirm_transaction(world["till"], amount_fen=5000, qr_token=token).channel == "qr"
+    assert till.confirm_transaction(world["till"], amount_fen=5000, qr_token=token)["channel"] == "qr"
 
 
 def test_suspended_merchant_cannot_take_payments(world):
@@ -207,7 +211,7 @@ def test_statement_with_refund_after_close_as_adjustment_in_next(world):
     t2 = confirm(world, 10000)                       # no discount
     till.refund_transaction(world["till"], t2.id, pay_fen=2000)
     clock.set_frozen(day1 + timedelta(days=1))
-    first = till.close_statement(None, world["merchant"], clock.business_day(day1))
+    first = settlement.close_statement(None, world["merchant"], clock.business_day(day1))
     assert first.period_start == first.period_end == clock.business_day(day1)
     assert first.totals["sales"]["count"] == 2 and first.totals["sales"]["amount_fen"] == 35000
     assert first.totals["refunds"]["pay_fen"] == 2000
@@ -216,7 +220,7 @@ def test_statement_with_refund_after_close_as_adjustment_in_next(world):
     till.refund_transaction(world["till"], t1.id, pay_fen=10500)
     t3 = confirm(world, 20000)
     clock.set_frozen(day1 + timedelta(days=2))
-    second = till.close_statement(None, world["merchant"], clock.business_day(day1 + timedelta(days=1)))
+    second = settlement.close_statement(None, world["merchant"], clock.business_day(day1 + timedelta(days=1)))
     assert second.totals["adjustments"]["count"] == 1
     assert second.totals["adjustments"]["union_fen"] == 1000
     assert second.totals["sales"]["count"] == 1 and t3.discount_fen == 4000
@@ -224,15 +228,15 @@ def test_statement_with_refund_after_close_as_adjustment_in_next(world):
     db.session.refresh(first)
     assert first.union_owes_fen == 2000  # a closed statement never changes
     with pytest.raises(ValidationError):
-        till.close_statement(None, world["merchant"], clock.business_day(day1))
+        settlement.close_statement(None, world["merchant"], clock.business_day(day1))
     with pytest.raises(ValidationError):
-        till.close_statement(None, world["merchant"], clock.business_day())
+        settlement.close_statement(None, world["merchant"], clock.business_day())
 
 
 def test_statement_csv_escapes_formulas(world):
     txn = confirm(world, 5000)
     till.refund_transaction(world["till"], txn.id, pay_fen=100, reason="=HYPERLINK(\"http://x\")")
-    rows = till.statement_rows_for_csv(world["merchant"], None)
+    rows = settlement.statement_rows_for_csv(world["merchant"], None)
     cells = [c for row in rows for c in row]
     assert "'=HYPERLINK(\"http://x\")" in cells
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
@@ -256,11 +260,11 @@ def test_merchant_report_is_scoped_and_net_of_refunds(world):
     till.confirm_transaction(world["other_till"], amount_fen=3000, card_number=world["card"].number)
     till.refund_transaction(world["till"], txn.id, pay_fen=10500)
     day = clock.business_day()
-    rows = {r["merchant"].id: r for r in till.merchant_report(world["tree"]["bozhou"], day, day)}
+    rows = {r["merchant"].id: r for r in settlement.merchant_report(world["tree"]["bozhou"], day, day)}
     mine = rows[world["merchant"].id]
     assert (mine["transactions"], mine["refunds"], mine["amount_fen"], mine["discount_fen"]) == (1, 1, 25000 - 12500, 2000)
     assert rows[world["other"].id]["amount_fen"] == 3000
-    assert till.merchant_report(world["tree"]["maanshan"], day, day) == []
+    assert settlement.merchant_report(world["tree"]["maanshan"], day, day) == []
 
 
 def test_terminal_keys_are_hashed_and_revocable(world):
@@ -294,39 +298,41 @@ def test_rule_global_limit_counts_uses(world):
 def test_the_confirm_answer_built_by_hand_is_the_schemas_dump(world):
     from benefits.transactions.schemas import TillTransactionSchema
     tf.rule(world["tree"]["bozhou"])
-    txn = confirm(world, 25000)
-    body = till.transaction_body(txn)
-    assert body == TillTransactionSchema().dump(txn)          # what the answer was before
+    body = till.confirm_transaction(world["till"], amount_fen=25000, card_number=world["card"].number)
+    assert body.pop("hints") == []
     db.session.flush()
     db.session.expire_all()
-    stored = TillTransactionSchema().dump(db.session.get(CardTransaction, txn.id))
-    assert {k: v for k, v in body.items() if k != "created_at"} == {k: v for k, v in stored.items() if k != "created_at"}
+    stored = TillTransactionSchema().dump(db.session.get(CardTransaction, body["id"]))
+    assert body == stored
     assert body["discount_fen"] == 4000 and body["card_tail"] == world["card"].number[-4:]
 
 
-def test_the_till_reads_key_and_card_in_one_statement_and_refuses_like_the_slow_path(world):
+def _read(key_or_ref, card_number, amount_fen=25000):
+    ref = key_or_ref if isinstance(key_or_ref, till.TillRef) else till.TillRef(terminal_key=key_or_ref)
+    return till.payment_read(ref, amount_fen=amount_fen, day=clock.business_day(), card_number=card_number)
+
+
+def test_the_till_reads_key_card_and_counters_in_one_statement_and_refuses_what_cannot_pay(world):
     key = tf.terminal_key(world["merchant"])
-    found, row = till.till_for_key_fast(key, card_number=world["card"].number)
-    assert (found.merchant.id, found.store.id) == (world["merchant"].id, world["merchant"].stores[0].id)
-    card, channel = till.resolve_card(found, card_number=world["card"].number, card_row=row)
-    assert (card.id, card.member.name, channel) == (world["card"].id, "王芳", "card_number")
-    _found, missing = till.till_for_key_fast(key, card_number="6231000000000000")
+    read = _read(key, world["card"].number)
+    assert (read.till.merchant.id, read.till.store.id) == (world["merchant"].id, world["merchant"].stores[0].id)
+    assert (read.card.id, read.card.member.name) == (world["card"].id, "王芳")
+    assert _read(world["till"], world["card"].number).card == read.card      # a cashier's store: the same read
     with pytest.raises(NotFound):
-        till.resolve_card(found, card_number="6231000000000000", card_row=missing)
+        _read(key, "6231000000000000")
     with pytest.raises(NotAuthenticated):
-        till.till_for_key_fast("tk_not-a-key", card_number=world["card"].number)
+        _read("tk_not-a-key", world["card"].number)
     members.freeze_card(None, world["card"])
     db.session.flush()
-    _found, frozen = till.till_for_key_fast(key, card_number=world["card"].number)
     with pytest.raises(members.CardRefused) as refused:
-        till.resolve_card(found, card_number=world["card"].number, card_row=frozen)
+        _read(key, world["card"].number)
     assert refused.value.code == "card_frozen"
 
 
-def test_offer_counters_read_with_the_till_are_the_ones_a_separate_read_finds(world):
-    """PostgreSQL reads the card member's offer counters in the till's own statement; they must
-    be exactly what `_live` reads: only rules that could bind at this price, and the member's
-    uses in the current periods. Elsewhere the till brings none and the service reads them."""
+def test_the_till_reads_only_the_counters_that_could_bind_at_the_price(world):
+    """The member's offer counters come in the till's own statement: only rules that could bind
+    at this price (no uses left, or less budget left than the price), and the member's uses in
+    the current periods; every other candidate is open."""
     bozhou = world["tree"]["bozhou"]
     tight = tf.rule(bozhou, name="预算将尽", budget_fen=3000)                   # less left than the price
     roomy = tf.rule(bozhou, name="预算充足", kind="percent", pay_bp=9000, budget_fen=10_000_000)
@@ -337,35 +343,20 @@ def test_offer_counters_read_with_the_till_are_the_ones_a_separate_read_finds(wo
     till.confirm_transaction(world["till"], amount_fen=25000, card_number=other.current_card.number)
     db.session.flush()
     key = tf.terminal_key(world["merchant"])
-    found, _row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=25000)
-    if db.session.get_bind().dialect.name != "postgresql":
-        assert found.live is None
-        return
-    day = clock.business_day()
-    separate = promotions._live(world["member"].id, day, 25000)
-    assert found.live == separate
-    assert capped.id in found.live.counters and tight.id in found.live.counters
-    assert roomy.id not in found.live.counters and daily.id not in found.live.counters
-    assert found.live.used == {daily.id: {"day": 1}}
+    live = _read(key, world["card"].number).live
+    assert capped.id in live.counters and tight.id in live.counters
+    assert roomy.id not in live.counters and daily.id not in live.counters
+    assert live.used == {daily.id: {"day": 1}}
     # a price below what is left of the tight budget: that rule cannot bind, so it is not read
-    cheaper, _row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=2000)
-    assert tight.id not in cheaper.live.counters and cheaper.live == promotions._live(world["member"].id, day, 2000)
-    # and the quote with the counters read along is the quote without them
-    card = till.resolve_card(found, card_number=world["card"].number, card_row=_row)[0]
-    with_live = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
-                                 amount_fen=25000, live=found.live)
-    without = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
-                               amount_fen=25000)
-    assert with_live == without and with_live.discount_fen > 0
+    assert tight.id not in _read(key, world["card"].number, amount_fen=2000).live.counters
 
 
 def test_the_tills_statement_keeps_its_prepared_plan_once_the_tables_have_statistics(world):
     """PostgreSQL plans a prepared statement afresh at each execution when it thinks its generic
     plan dear. Once autovacuum had analysed the rules, the till's statement (card, member, offer
     counters) was planned at every quote, ~400 µs of server CPU each. With statistics present
-    and mostly roomy rules, it must keep its generic plan after the first five executions."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plan cache")
+    and mostly roomy rules, it must keep its generic plan (psycopg prepares a statement after
+    five executions; PostgreSQL then tries five custom plans before settling)."""
     rule = tf.rule(world["tree"]["bozhou"], name="预算充足", kind="percent", pay_bp=9000, budget_fen=10_000_000)
     table = PromotionRule.__table__
     copied = [c for c in table.c if c.name != "id"]
@@ -374,32 +365,45 @@ def test_the_tills_statement_keeps_its_prepared_plan_once_the_tables_have_statis
         select(*copied).where(table.c.id == rule.id).join(func.generate_series(1, 400).alias("n"), literal(True))))
     db.session.execute(text("ANALYZE promotion_rules"))
     key = tf.terminal_key(world["merchant"])
-    for _ in range(12):
-        found, _row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=25000)
-    assert found.live is not None
+    for _ in range(25):
+        _read(key, world["card"].number)
     generic, custom = db.session.execute(text(
         "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-        "WHERE statement LIKE '%FROM terminal_keys%' AND statement LIKE '%json_agg%'")).one()
-    assert custom <= 5 and generic >= 7, (generic, custom)
+        "WHERE statement LIKE '%JOIN terminal_keys%' AND statement LIKE '%json_agg%'")).one()
+    assert custom <= 5 and generic >= 10, (generic, custom)
 
 
-def test_counters_read_with_the_till_are_not_used_once_the_book_moved_or_the_day_turned(world):
-    bozhou = world["tree"]["bozhou"]
-    first = tf.rule(bozhou, name="满200减40")
+def test_a_rule_paused_after_the_counters_were_read_gives_nothing_at_the_confirm(world):
+    """The quote uses the book of the stamp it read with the counters; the confirm's take checks
+    the rule is still active, reads again and chooses without it."""
+    first = tf.rule(world["tree"]["bozhou"], name="满200减40")
     db.session.flush()
     key = tf.terminal_key(world["merchant"])
-    found, row = till.till_for_key_fast(key, card_number=world["card"].number, amount_fen=25000)
-    card = till.resolve_card(found, card_number=world["card"].number, card_row=row)[0]
-    live = found.live or promotions._live(world["member"].id, clock.business_day(), 25000)
+    read = _read(key, world["card"].number)
+    p = offers.purchase(member=read.card.member, card=read.card, merchant=read.till.merchant, store=read.till.store,
+                        amount_fen=25000, at=clock.now())
+    assert offers.quote(p, read.live).discount_fen == 4000
     promotions.set_status(None, first, "paused")     # moves the stamp after the counters were read
     db.session.flush()
-    q = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
-                         amount_fen=25000, live=live)
-    assert q.discount_fen == 0
-    promotions.set_status(None, first, "active")
-    db.session.flush()
-    live = promotions._live(world["member"].id, clock.business_day(), 25000)
-    stale_day = promotions.LiveState(live.stamp, live.counters, {first.id: {"day": 99}}, live.day - timedelta(days=1))
-    q = promotions.quote(member=card.member, card=card, merchant=found.merchant, store=found.store,
-                         amount_fen=25000, live=stale_day)
-    assert q.discount_fen == 4000
+    assert offers.quote(p, read.live).discount_fen == 4000      # as it stood when read
+    assert offers.quote(p, _read(key, world["card"].number).live).discount_fen == 0
+    assert confirm(world, 25000).discount_fen == 0
+
+
+def test_the_quote_answer_built_by_hand_is_the_schemas_dump(world):
+    from benefits.transactions.api import member_brief, quote_response
+    from benefits.transactions.schemas import TillQuoteSchema
+    bozhou = world["tree"]["bozhou"]
+    tf.rule(bozhou)                                                        # applies
+    tf.rule(bozhou, name="9折", kind="percent", pay_bp=9000)               # gives less: counted only
+    tf.rule(bozhou, name="周末满200减40", days_of_week=[6, 7])              # not today: listed
+    tf.rule(bozhou, name="满500减100", threshold_fen=50000, off_fen=10000)  # below threshold: listed, hint
+    card, q = till.quote_transaction(world["till"], amount_fen=25000, card_number=world["card"].number)
+    shown = [r for r in q.rejected if r.reason != "not_best"]
+    expected = TillQuoteSchema().dump({
+        "amount_fen": q.amount_fen, "discount_fen": q.discount_fen, "pay_fen": q.pay_fen, "shares": q.shares_total(),
+        "applied": q.applied, "rejected": shown, "other_offers": len(q.rejected) - len(shown), "hints": q.hints,
+        "member": member_brief(card)})
+    assert json.loads(quote_response(q, card).get_data()) == expected
+    assert expected["other_offers"] == 1 and {r["reason"] for r in expected["rejected"]} == {"wrong_day",
+                                                                                               "below_threshold"}

@@ -1,12 +1,17 @@
 """The discount engine with the report's own offers (DOMAIN.md)."""
 from datetime import date, datetime, timezone
 
-from benefits.promotions.engine import (Purchase, RuleBook, RuleState, RuleTerms, describe, evaluate,
-                                        preview, zhe)
+from benefits.promotions import engine
+from benefits.promotions.engine import Purchase, RuleBook, RuleState, RuleTerms, describe, prepare, preview, zhe
 
 NOON_TUESDAY = datetime(2026, 11, 24, 4, 0, tzinfo=timezone.utc)     # 12:00 in China, a Tuesday
 SPLIT = (("union", 50), ("bank", 30), ("merchant", 20))
 FREE = RuleState()
+
+
+def evaluate(purchase, candidates):
+    """The engine on (terms, live state) pairs: the rules as a till's prepared candidates."""
+    return engine.evaluate(purchase, prepare([t for t, _s in candidates]), {t.rule_id: s for t, s in candidates})
 
 
 def buy(amount_fen, at=NOON_TUESDAY, **kw):
@@ -192,18 +197,17 @@ def _random_state(rng):
                        RuleState(member_used=(("month", 3),), budget_left_fen=100)))
 
 
-def test_prepared_evaluation_gives_exactly_what_evaluate_gives():
-    """The till's fast path (`evaluate_prepared`, with its per-till memo of the checks that do
-    not depend on price or counters) against the reference `evaluate`, on random rules, states,
-    purchases and times — including the same prepared till reused across purchases."""
+def test_a_prepared_till_reused_across_purchases_answers_as_a_fresh_one():
+    """A till's prepared candidates memoise the checks that depend on neither price nor counters
+    (per day, hour and member class). Reused across purchases, times, members and live states
+    they must answer exactly what candidates prepared afresh for each purchase answer."""
     import random
     from datetime import timedelta
 
-    from benefits.promotions.engine import evaluate_prepared, prepare
     rng = random.Random(20261124)
     for _round in range(150):
         rules = [_random_rule(rng, i) for i in range(1, rng.randrange(2, 25))]
-        prepared = prepare(rules)
+        reused = prepare(rules)
         for _purchase in range(12):
             at = NOON_TUESDAY + timedelta(days=rng.randrange(-4, 4), hours=rng.randrange(24))
             p = buy(rng.choice((999, 5000, 10000, 18800, 20000, 25000, 60000)), at=at,
@@ -214,6 +218,4 @@ def test_prepared_evaluation_gives_exactly_what_evaluate_gives():
             states = {} if rng.random() < 0.3 else {t.rule_id: _random_state(rng) for t in rules if rng.random() < 0.4}
             if states and rng.random() < 0.3:
                 states[10_000] = _random_state(rng)
-            skip = {t.rule_id for t in rules if rng.random() < 0.1}
-            expected = evaluate(p, [(t, states.get(t.rule_id, FREE)) for t in rules if t.rule_id not in skip])
-            assert evaluate_prepared(p, prepared, states, skip) == expected
+            assert engine.evaluate(p, reused, states) == engine.evaluate(p, prepare(rules), states)

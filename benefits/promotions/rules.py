@@ -1,0 +1,140 @@
+"""Discount rules, the admin side: create, edit (a new version each time), pause and resume,
+preview a draft, and the rule's report. Every change moves the rule-book stamp (`book`), so
+each process's tills see it at their next quote."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+
+from ..audit import service as audit
+from ..errors import NotFound, ValidationError
+from .. import clock
+from ..extensions import db
+from ..orgs.models import Organisation
+from ..orgs.service import subtree_ids_select
+from . import engine, gate
+from .book import bump_book_stamp
+from .engine import Quote, RuleTerms
+from .models import PromotionRule, PromotionRuleVersion, PromotionUsage
+from .validation import clean_terms
+
+
+def rules_in_scope(scope: Organisation):
+    return (select(PromotionRule).where(PromotionRule.org_id.in_(subtree_ids_select(scope)))
+            .order_by(PromotionRule.status, PromotionRule.id.desc()))
+
+
+def get_rule_in_scope(scope: Organisation, rule_id: int) -> PromotionRule:
+    rule = db.session.get(PromotionRule, rule_id)
+    if rule is None or not scope.contains(rule.org):
+        raise NotFound("promotion rule not found")
+    return rule
+
+
+def _add_version(actor, rule: PromotionRule, terms: dict) -> PromotionRuleVersion:
+    number = (max((v.number for v in rule.versions), default=0)) + 1
+    version = PromotionRuleVersion(rule=rule, number=number, name=rule.name, terms=terms,
+                                   created_by_user_id=getattr(actor, "id", None))
+    db.session.add(version)
+    db.session.flush()
+    rule.current_version_id = version.id
+    return version
+
+
+def create_rule(actor, scope: Organisation, data: dict) -> PromotionRule:
+    """A new rule owned by the admin's union (`scope`), with version 1."""
+    terms = clean_terms(data, scope)
+    rule = PromotionRule(org=scope, name=data["name"].strip(), status="active",
+                         budget_fen=terms["budget_fen"], budget_used_fen=0,
+                         global_limit=terms["global_limit"], uses_count=0, revision=1)
+    db.session.add(rule)
+    db.session.flush()
+    _add_version(actor, rule, terms)
+    bump_book_stamp()
+    audit.record(actor, "promotion.create", "promotion_rule", rule.id, org_id=rule.org_id,
+                 after={"name": rule.name, **terms})
+    return rule
+
+
+def edit_rule(actor, scope: Organisation, rule: PromotionRule, data: dict) -> PromotionRuleVersion:
+    """A new version; older versions and the transactions that snapshot them stay as they were."""
+    # the counters as committed now, for the checks below (a payment may have moved them)
+    db.session.refresh(rule, with_for_update={"key_share": True})
+    terms = clean_terms(data, scope, rule=rule)
+    before = dict(rule.current_version.terms) if rule.current_version else None
+    rule.name = data["name"].strip()
+    rule.budget_fen = terms["budget_fen"]
+    rule.global_limit = terms["global_limit"]
+    rule.revision += 1
+    rule.updated_at = clock.now()
+    version = _add_version(actor, rule, terms)
+    db.session.flush()
+    bump_book_stamp()
+    gate.forget(rule.id)
+    audit.record(actor, "promotion.edit", "promotion_rule", rule.id, org_id=rule.org_id,
+                 before=before, after={"name": rule.name, "version": version.number, **terms})
+    return version
+
+
+def set_status(actor, rule: PromotionRule, status: str) -> PromotionRule:
+    if status not in ("active", "paused"):
+        raise ValidationError("status must be active or paused", details={"fields": {"status": ["unknown"]}})
+    if rule.status != status:
+        before = rule.status
+        rule.status = status
+        rule.revision += 1
+        rule.updated_at = clock.now()
+        db.session.flush()
+        bump_book_stamp()
+        audit.record(actor, "promotion.status", "promotion_rule", rule.id, org_id=rule.org_id,
+                     before={"status": before}, after={"status": status})
+    return rule
+
+
+def terms_of(rule: PromotionRule, version: PromotionRuleVersion | None = None) -> RuleTerms:
+    version = version or rule.current_version
+    return RuleTerms.from_json(rule.id, version.id, version.name, rule.org.path, version.terms)
+
+
+PREVIEW_AMOUNTS = (5000, 10000, 20000, 25000, 50000)
+
+
+def preview(scope: Organisation, data: dict, amounts: tuple[int, ...] = PREVIEW_AMOUNTS) -> list[Quote]:
+    """What a draft rule gives on sample amounts (validated; nothing written)."""
+    terms = clean_terms(data, scope)
+    draft = RuleTerms.from_json(0, 0, data["name"].strip(), scope.path, terms)
+    return [engine.preview(draft, amount) for amount in amounts]
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    uses: int
+    returned_uses: int
+    discount_fen: int
+    returned_fen: int
+    budget_fen: int | None
+    budget_left_fen: int | None
+    funders: dict[str, int]
+    by_version: list[tuple[int, int, int]]    # (version number, uses, net discount)
+
+
+def report(rule: PromotionRule) -> RuleReport:
+    u = PromotionUsage
+    row = db.session.execute(
+        select(func.count(u.id), func.coalesce(func.sum(case((u.use_returned.is_(True), 1), else_=0)), 0),
+               func.coalesce(func.sum(u.discount_fen), 0), func.coalesce(func.sum(u.returned_fen), 0),
+               func.coalesce(func.sum(u.union_fen - u.returned_union_fen), 0),
+               func.coalesce(func.sum(u.bank_fen - u.returned_bank_fen), 0),
+               func.coalesce(func.sum(u.merchant_fen - u.returned_merchant_fen), 0))
+        .where(u.rule_id == rule.id)).one()
+    versions = db.session.execute(
+        select(PromotionRuleVersion.number, func.count(u.id),
+               func.coalesce(func.sum(u.discount_fen - u.returned_fen), 0))
+        .join(u, u.version_id == PromotionRuleVersion.id)
+        .where(PromotionRuleVersion.rule_id == rule.id)
+        .group_by(PromotionRuleVersion.number).order_by(PromotionRuleVersion.number)).all()
+    return RuleReport(uses=int(row[0]) - int(row[1]), returned_uses=int(row[1]), discount_fen=int(row[2]),
+                      returned_fen=int(row[3]), budget_fen=rule.budget_fen, budget_left_fen=rule.budget_left_fen,
+                      funders={"union": int(row[4]), "bank": int(row[5]), "merchant": int(row[6])},
+                      by_version=[(n, int(c), int(d)) for n, c, d in versions])

@@ -1,0 +1,160 @@
+"""Settlement: each merchant's open period and closed statements (what the union and the bank
+owe, net of refunds; a refund after its sale was settled is an adjustment in the next one), the
+statement CSV, and the admin's per-merchant report."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, not_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock
+from ..audit import service as audit
+from ..errors import Conflict, NotFound, ValidationError
+from ..extensions import db
+from ..merchants.models import Merchant
+from ..money import format_yuan
+from ..orgs.models import Organisation
+from ..orgs.service import subtree_ids_select
+from ..spreadsheets import safe_cell
+from .models import CardTransaction, Refund, Statement
+
+
+# --- statements -------------------------------------------------------------------------------
+
+_SUMS = ("amount_fen", "discount_fen", "pay_fen", "union_fen", "bank_fen", "merchant_fen")
+
+
+def _sum_row(columns, stmt) -> dict:
+    row = db.session.execute(stmt.with_only_columns(
+        func.count(), *[func.coalesce(func.sum(c), 0) for c in columns])).one()
+    return {"count": int(row[0]), **{name: int(v) for name, v in zip(_SUMS, row[1:])}}
+
+
+def period_totals(merchant_id: int, statement_id: int | None) -> dict:
+    """Sales, refunds of those sales, adjustments (refunds of sales settled in an earlier statement)
+    and the net that the union and the bank owe. `statement_id=None`: the open period."""
+    T, R = CardTransaction, Refund
+    in_txn = T.statement_id.is_(None) if statement_id is None else T.statement_id == statement_id
+    in_refund = R.statement_id.is_(None) if statement_id is None else R.statement_id == statement_id
+    sales = _sum_row([T.amount_fen, T.discount_fen, T.pay_fen, T.union_fen, T.bank_fen, T.merchant_fen],
+                     select(T.id).where(T.merchant_id == merchant_id, in_txn))
+    refund_cols = [R.pay_fen + R.discount_fen, R.discount_fen, R.pay_fen, R.union_fen, R.bank_fen, R.merchant_fen]
+    refund_base = select(R.id).join(T, T.id == R.transaction_id).where(R.merchant_id == merchant_id, in_refund)
+    refunds = _sum_row(refund_cols, refund_base.where(in_txn))
+    adjustments = _sum_row(refund_cols, refund_base.where(not_(in_txn) if statement_id is not None
+                                                          else T.statement_id.is_not(None)))
+    net = {k: sales[k] - refunds[k] - adjustments[k] for k in _SUMS}
+    return {"sales": sales, "refunds": refunds, "adjustments": adjustments, "net": net,
+            "union_owes_fen": net["union_fen"], "bank_owes_fen": net["bank_fen"]}
+
+
+def statements_of(merchant: Merchant) -> list[Statement]:
+    return list(db.session.scalars(select(Statement).where(Statement.merchant_id == merchant.id)
+                                   .order_by(Statement.period_start.desc())))
+
+
+def get_statement(merchant: Merchant, statement_id: int) -> Statement:
+    statement = db.session.get(Statement, statement_id)
+    if statement is None or statement.merchant_id != merchant.id:
+        raise NotFound("未找到此结算单。 No such statement.")
+    return statement
+
+
+def next_period_start(merchant: Merchant) -> date | None:
+    last = db.session.scalar(select(func.max(Statement.period_end)).where(Statement.merchant_id == merchant.id))
+    if last is not None:
+        return last + timedelta(days=1)
+    first = db.session.scalar(select(func.min(CardTransaction.business_day))
+                              .where(CardTransaction.merchant_id == merchant.id))
+    return first
+
+
+def close_statement(actor, merchant: Merchant, through: date) -> Statement:
+    """Close the merchant's open period through `through` (a China business day already over).
+    Refunds made later for these sales stay open and appear as adjustments in the next statement."""
+    if through >= clock.business_day():
+        raise ValidationError("只能结算已经结束的日期。 Only days that are over can be settled.",
+                              details={"fields": {"through": "must be before today"}})
+    start = next_period_start(merchant) or through
+    if through < start:
+        raise ValidationError("此日期已经结算过。 This period is already settled.", code="already_settled",
+                              details={"fields": {"through": f"must be on or after {start}"}})
+    statement = Statement(merchant_id=merchant.id, period_start=start, period_end=through, closed_at=clock.now(),
+                          closed_by_user_id=getattr(actor, "id", None), union_owes_fen=0, bank_owes_fen=0, totals={})
+    try:
+        with db.session.begin_nested():
+            db.session.add(statement)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("此期间正在或已经结算。 This period is being or has been settled.", code="already_settled") from None
+    for model in (CardTransaction, Refund):
+        db.session.execute(update(model).where(model.merchant_id == merchant.id, model.statement_id.is_(None),
+                                               model.business_day <= through)
+                           .values(statement_id=statement.id).execution_options(synchronize_session=False))
+    totals = period_totals(merchant.id, statement.id)
+    statement.totals, statement.union_owes_fen, statement.bank_owes_fen = totals, totals["union_owes_fen"], totals["bank_owes_fen"]
+    db.session.flush()
+    audit.record(actor, "statement.close", "statement", statement.id, org_id=merchant.org_id,
+                 after={"merchant_id": merchant.id, "period_start": str(start), "period_end": str(through),
+                        "union_owes_fen": statement.union_owes_fen, "bank_owes_fen": statement.bank_owes_fen})
+    return statement
+
+
+def statement_lines(merchant: Merchant, statement_id: int | None):
+    """Every sale and refund of a statement (or of the open period), oldest first."""
+    T, R = CardTransaction, Refund
+    in_txn = T.statement_id.is_(None) if statement_id is None else T.statement_id == statement_id
+    in_refund = R.statement_id.is_(None) if statement_id is None else R.statement_id == statement_id
+    sales = db.session.scalars(select(T).where(T.merchant_id == merchant.id, in_txn).order_by(T.id)).all()
+    refunds = db.session.scalars(select(R).where(R.merchant_id == merchant.id, in_refund).order_by(R.id)).all()
+    return list(sales), list(refunds)
+
+
+# --- admin reports ----------------------------------------------------------------------------
+
+def merchant_report(scope: Organisation, start: date, end: date) -> list[dict]:
+    """Per merchant in scope: transactions, gross volume, discount and funders' shares for
+    [start, end] (China days), with refunds made in those days subtracted."""
+    if end < start:
+        raise ValidationError("结束日期早于开始日期。 The end date is before the start date.",
+                              details={"fields": {"end": "before start"}})
+    T, R = CardTransaction, Refund
+    in_scope = Merchant.org_id.in_(subtree_ids_select(scope))
+    merchants_rows = db.session.scalars(select(Merchant).where(in_scope).order_by(Merchant.id)).all()
+    sales = {row[0]: row[1:] for row in db.session.execute(
+        select(T.merchant_id, func.count(), func.sum(T.amount_fen), func.sum(T.discount_fen), func.sum(T.union_fen),
+               func.sum(T.bank_fen), func.sum(T.merchant_fen))
+        .join(Merchant, Merchant.id == T.merchant_id)
+        .where(in_scope, T.business_day >= start, T.business_day <= end).group_by(T.merchant_id))}
+    refunds = {row[0]: row[1:] for row in db.session.execute(
+        select(R.merchant_id, func.count(), func.sum(R.pay_fen + R.discount_fen), func.sum(R.discount_fen),
+               func.sum(R.union_fen), func.sum(R.bank_fen), func.sum(R.merchant_fen))
+        .join(Merchant, Merchant.id == R.merchant_id)
+        .where(in_scope, R.business_day >= start, R.business_day <= end).group_by(R.merchant_id))}
+    report = []
+    for m in merchants_rows:
+        s = [int(v or 0) for v in sales.get(m.id, (0,) * 6)]
+        r = [int(v or 0) for v in refunds.get(m.id, (0,) * 6)]
+        report.append({"merchant": m, "transactions": s[0], "refunds": r[0],
+                       "amount_fen": s[1] - r[1], "discount_fen": s[2] - r[2],
+                       "union_fen": s[3] - r[3], "bank_fen": s[4] - r[4], "merchant_fen": s[5] - r[5]})
+    return report
+
+
+def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> list[list[str]]:
+    sales, refunds = statement_lines(merchant, statement.id if statement else None)
+    rows = [["type", "id", "transaction_id", "day", "store", "rules", "amount", "discount", "member_paid",
+             "union_share", "bank_share", "merchant_share"]]
+    stores = {s.id: s.name for s in merchant.stores}
+    for t in sales:
+        rows.append(["sale", t.id, t.id, t.business_day, stores.get(t.store_id, ""),
+                     " + ".join(a["name"] for a in t.applied), *[format_yuan(getattr(t, k)) for k in _SUMS]])
+    for r in refunds:
+        kind = "refund" if (statement is None and r.transaction.statement_id is None) or \
+            (statement is not None and r.transaction.statement_id == statement.id) else "adjustment"
+        rows.append([kind, r.id, r.transaction_id, r.business_day, stores.get(r.transaction.store_id, ""), r.reason,
+                     *[format_yuan(v) for v in (r.amount_fen, r.discount_fen, r.pay_fen, r.union_fen, r.bank_fen, r.merchant_fen)]])
+    totals = statement.totals if statement else period_totals(merchant.id, None)
+    rows.append(["net", "", "", "", "", "", *[format_yuan(totals["net"][k]) for k in _SUMS]])
+    return [[safe_cell(v) for v in row] for row in rows]
