@@ -11,6 +11,7 @@ from config import config_from_env
 
 from . import counters, i18n, idempotency, templating  # noqa: F401
 from .auth.service import load_user
+from .database import end_request
 from .benchmark import bp as bench_bp
 from .errors import NotAuthenticated, is_api_request, register_error_handlers
 from .extensions import api, babel, csrf, db, login_manager, migrate
@@ -50,6 +51,7 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(exist_ok=True)
     db.init_app(app)
+    app.teardown_request(end_request)
     register_models()
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)

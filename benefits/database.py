@@ -81,6 +81,24 @@ def after_commit(action: Callable[[], None]) -> None:
         boundary.after_commit.append(action)
 
 
+def end_request(error: BaseException | None) -> None:
+    """A request's reads outside a unit of work (a quote, a page) leave a transaction open that
+    wrote nothing: end it with COMMIT when the request went well. A ROLLBACK would do as well for
+    the data, but psycopg forgets every statement it prepared on a connection when it sees one
+    (a rollback may have undone the objects they refer to), so each request would plan its
+    statements afresh (measured: 2.7 ms of PostgreSQL per till read against 0.1 ms). Anything
+    the session still holds unflushed, or a failed request, is rolled back."""
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction():
+        return
+    if error is None and not (session.new or session.dirty or session.deleted):
+        session.commit()
+    else:
+        session.rollback()
+
+
 def transactional(view):
     """Decorator for api/views functions: one commit per request at the boundary. A unit of
     work that PostgreSQL aborted to break a deadlock, or that met a serialization failure, left

@@ -163,11 +163,11 @@ def scenarios(state: dict, server) -> list[Scenario]:
     submitters = [(c, f"/api/v1/quiz/attempts/{a}/submit")
                   for c, (_u, a) in zip(_cookies(server, [u for u, _a in state["submitters"]]), state["submitters"])]
     return [
-        Scenario(name="quiz: start attempt (draw 20)", lua=_lua(starters), ceiling="write", target=0.5,
+        Scenario(name="quiz: start attempt (draw 20)", lua=_lua(starters), ceiling="write", target=0.45,
                  before=lambda: _attempts_made(quiz_id, server),
                  after=lambda n, result: f"{_attempts_made(quiz_id, server) - n:,} new attempts for {result.requests:,} "
                                          f"requests ({_distinct(result.requests, len(starters))})"),
-        Scenario(name="quiz: submit attempt (grade + award)", lua=_lua(submitters), ceiling="write", target=0.5,
+        Scenario(name="quiz: submit attempt (grade + award)", lua=_lua(submitters), ceiling="write", target=0.45,
                  before=lambda: _submitted(quiz_id, server),
                  after=lambda n, result: f"{_submitted(quiz_id, server) - n:,} attempts graded and awarded for "
                                          f"{result.requests:,} requests ({_distinct(result.requests, len(submitters))})"),
