@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import Integer, bindparam, func, select, update
+from sqlalchemy import Date, DateTime, Integer, String, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import clock
 from ..audit import service as audit
@@ -45,41 +46,66 @@ def _check_post(amount: int, kind: str, source_key: str) -> None:
 
 
 _AMOUNT = bindparam("b_amount", type_=Integer)
-_MEMBER = bindparam("b_member")
-_AT = bindparam("b_at")
+_MEMBER = bindparam("b_member", type_=Integer)
+_AT = bindparam("b_at", type_=DateTime(timezone=True))
+_ENTRIES = PointsEntry.__table__
+_ENTRY_VALUES = {"member_id": _MEMBER, "amount": _AMOUNT, "kind": bindparam("b_kind", type_=String),
+                 "source_key": bindparam("b_source", type_=String), "reason": bindparam("b_reason", type_=String),
+                 "actor_user_id": bindparam("b_actor", type_=Integer), "expires_on": bindparam("b_expires", type_=Date),
+                 "created_at": _AT}
+
+
+def _post_statement(moving):
+    """One statement: `moving` moves the balance (RETURNING it); the entry goes in carrying the
+    moved balance, only if it moved, and only if its source key is new. The answer is one row:
+    the moved balance (NULL: nothing moved) and the entry's columns (NULL: the key was taken)."""
+    moved = moving.cte("moved")
+    entry = (insert(_ENTRIES)
+             .from_select([*_ENTRY_VALUES, "balance_after"],
+                          select(*_ENTRY_VALUES.values(), moved.c.balance).select_from(moved))
+             .on_conflict_do_nothing(index_elements=[_ENTRIES.c.source_key])
+             .returning(*_ENTRIES.c).cte("entry"))
+    one = select(literal(1).label("one")).subquery("one")
+    return (select(moved.c.balance.label("moved_balance"), *entry.c)
+            .select_from(one.outerjoin(moved, true()).outerjoin(entry, true())))
+
+
 # A credit creates the account or adds to it; a debit moves only a balance that covers it. Either
 # way the account row stays locked until commit, which orders concurrent posts for one member.
-_CREDIT = (insert(_ACCOUNTS).values(member_id=_MEMBER, balance=_AMOUNT, updated_at=_AT)
-           .on_conflict_do_update(index_elements=[_ACCOUNTS.c.member_id],
-                                  set_={"balance": _ACCOUNTS.c.balance + _AMOUNT, "updated_at": _AT})
-           .returning(_ACCOUNTS.c.balance))
-_DEBIT = (update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == _MEMBER, _ACCOUNTS.c.balance + _AMOUNT >= 0)
-          .values(balance=_ACCOUNTS.c.balance + _AMOUNT, updated_at=_AT).returning(_ACCOUNTS.c.balance))
+_CREDIT = _post_statement(
+    insert(_ACCOUNTS).values(member_id=_MEMBER, balance=_AMOUNT, updated_at=_AT)
+    .on_conflict_do_update(index_elements=[_ACCOUNTS.c.member_id],
+                           set_={"balance": _ACCOUNTS.c.balance + _AMOUNT, "updated_at": _AT})
+    .returning(_ACCOUNTS.c.balance))
+_DEBIT = _post_statement(
+    update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == _MEMBER, _ACCOUNTS.c.balance + _AMOUNT >= 0)
+    .values(balance=_ACCOUNTS.c.balance + _AMOUNT, updated_at=_AT).returning(_ACCOUNTS.c.balance))
 _UNDO_MOVE = (update(_ACCOUNTS).where(_ACCOUNTS.c.member_id == _MEMBER)
               .values(balance=_ACCOUNTS.c.balance - _AMOUNT))
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRIES.c)
 
 
 def post(member_id: int, amount: int, *, kind: str, source_key: str, reason: str,
          actor_user_id: int | None = None, expires_on: date | None = None) -> PointsEntry:
-    """THE posting: every change of a balance goes through here. The balance moves (a debit only
-    if it stays >= 0, else InsufficientPoints and nothing moved), then the entry is added carrying
-    the balance after it. A source key already posted adds no entry: the move is undone under the
-    same row lock and DuplicateEntry raised, so a caller that carries on commits nothing half."""
+    """THE posting: every change of a balance goes through here, as one statement. The balance
+    moves (a debit only if it stays >= 0, else InsufficientPoints and nothing moved) and the entry
+    is added carrying the balance after it. A source key already posted adds no entry: the move
+    is undone under the same row lock and DuplicateEntry raised, so a caller that carries on
+    commits nothing half."""
     _check_post(amount, kind, source_key)
-    at = clock.now()
-    params = {"b_member": member_id, "b_amount": amount, "b_at": at}
-    moved = db.session.scalar(_CREDIT if amount > 0 else _DEBIT, params)
-    if moved is None:
+    params = {"b_member": member_id, "b_amount": amount, "b_at": clock.now(), "b_kind": kind,
+              "b_source": source_key, "b_reason": reason[:255], "b_actor": actor_user_id, "b_expires": expires_on}
+    row = db.session.execute(_CREDIT if amount > 0 else _DEBIT, params).one()
+    if row.moved_balance is None:
         raise InsufficientPoints("积分不足。 Not enough points.",
                                  details={"needed": -amount, "balance": balance(member_id)})
-    entry = db.session.scalar(
-        insert(PointsEntry).values(member_id=member_id, amount=amount, kind=kind, source_key=source_key,
-                                   reason=reason[:255], actor_user_id=actor_user_id, balance_after=moved,
-                                   expires_on=expires_on, created_at=at)
-        .on_conflict_do_nothing(index_elements=["source_key"]).returning(PointsEntry))
-    if entry is None:
+    if row.id is None:
         db.session.execute(_UNDO_MOVE, params)
         raise DuplicateEntry(f"ledger entry {source_key} already exists", details={"source_key": source_key})
+    # the row as the session would have loaded it: no second query
+    entry = PointsEntry(**{name: getattr(row, name) for name in _ENTRY_COLUMNS})
+    make_transient_to_detached(entry)
+    db.session.add(entry)
     return entry
 
 
