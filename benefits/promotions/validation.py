@@ -14,12 +14,14 @@ from ..orgs.models import Organisation
 from .engine import FUNDERS, KINDS, PERIODS, SCOPES
 
 
-class _Errors(dict):
+class FieldErrors(dict):
+    """Messages by field: `add(field, message)`."""
+
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, []).append(message)
 
 
-def _int(data: dict, field: str, errors: _Errors, *, required: bool = False, low: int | None = None,
+def _int(data: dict, field: str, errors: FieldErrors, *, required: bool = False, low: int | None = None,
          high: int | None = None, default=None):
     value = data.get(field)
     if value is None or value == "":
@@ -41,7 +43,7 @@ def _int(data: dict, field: str, errors: _Errors, *, required: bool = False, low
     return number
 
 
-def _date(data: dict, field: str, errors: _Errors) -> date | None:
+def _date(data: dict, field: str, errors: FieldErrors) -> date | None:
     value = data.get(field)
     if value in (None, ""):
         return None
@@ -54,7 +56,7 @@ def _date(data: dict, field: str, errors: _Errors) -> date | None:
         return None
 
 
-def _ids(data: dict, field: str, errors: _Errors) -> list[int]:
+def _ids(data: dict, field: str, errors: FieldErrors) -> list[int]:
     try:
         return sorted({int(v) for v in data.get(field) or ()})
     except (TypeError, ValueError):
@@ -64,7 +66,7 @@ def _ids(data: dict, field: str, errors: _Errors) -> list[int]:
 
 def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:
     """The terms JSON of a valid draft, or ValidationError with per-field details."""
-    errors = _Errors()
+    errors = FieldErrors()
     name = str(data.get("name") or "").strip()
     if not name:
         errors.add("name", "必填")
@@ -104,7 +106,7 @@ def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:
         errors.add("hour_to", "结束时刻须晚于开始时刻")
     terms.update(hour_from=hour_from or 0, hour_to=hour_to if hour_to is not None else 24)
 
-    terms.update(_clean_scope(data, scope, errors))
+    terms.update(clean_scope(data, scope, errors))
     member_categories = sorted(set(data.get("member_categories") or ()))
     if any(c not in MEMBER_CATEGORIES for c in member_categories):
         errors.add("member_categories", "未知的会员类别")
@@ -152,7 +154,7 @@ def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:
     return terms
 
 
-def _clean_scope(data: dict, scope: Organisation, errors: _Errors) -> dict:
+def clean_scope(data: dict, scope: Organisation, errors: FieldErrors) -> dict:
     kind = data.get("scope") or "programme"
     out = {"scope": kind, "categories": [], "merchant_ids": [], "store_ids": []}
     if kind not in SCOPES:

@@ -100,7 +100,9 @@ def quote_response(quote, card) -> Response:
             {"discount_fen": a.discount_fen, "name": a.name, "rule_id": a.rule_id, "shares": dict(a.shares),
              "version_id": a.version_id} for a in quote.applied],
         "discount_fen": quote.discount_fen, "hints": list(quote.hints), "member": member_brief(card),
-        "other_offers": others, "pay_fen": quote.pay_fen, "shares": quote.shares_total()},
+        "other_offers": others, "pay_fen": quote.pay_fen, "shares": quote.shares_total(),
+        "voucher_fen": quote.voucher_fen, "voucher_uses": [c.snapshot() for c in quote.covers],
+        "vouchers": quote.voucher_list()},
         ensure_ascii=False, separators=(",", ":"))
     body = head[:-1] + ',"rejected":[' + ",".join(shown) + "]}\n"
     return Response(body, status=200, mimetype="application/json")
@@ -119,7 +121,8 @@ class Quote(MethodView):
     def post(self, args):
         """What the member pays now: discount, the rule applied, funders' shares and hints. Writes nothing."""
         card, quote = service.quote_transaction(till_ref(args["store_id"]), amount_fen=args["amount"],
-                                                card_number=args["card_number"], qr_token=args["qr_token"])
+                                                card_number=args["card_number"], qr_token=args["qr_token"],
+                                                voucher_ids=args["voucher_ids"])
         return quote_response(quote, card)
 
 
@@ -145,7 +148,7 @@ class Transactions(MethodView):
 
         def confirm():
             return service.confirm_transaction(ref, amount_fen=args["amount"], card_number=args["card_number"],
-                                               qr_token=args["qr_token"]), 201
+                                               qr_token=args["qr_token"], voucher_ids=args["voucher_ids"]), 201
 
         body, status = idempotency.run_once(idempotency_scope("confirm", ref), key, args, confirm)
         return jsonify(body), status

@@ -43,7 +43,12 @@ class CardTransaction(db.Model):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("discount_fen >= 0 AND discount_fen <= amount_fen", name="discount_in_range"),
-        CheckConstraint("pay_fen = amount_fen - discount_fen", name="pay_is_amount_less_discount"),
+        CheckConstraint("pay_fen = amount_fen - discount_fen - voucher_fen", name="pay_is_amount_less_discount"),
+        CheckConstraint("voucher_union_fen >= 0 AND voucher_bank_fen >= 0 AND voucher_topup_fen >= 0 "
+                        "AND voucher_union_fen + voucher_bank_fen + voucher_topup_fen = voucher_fen",
+                        name="voucher_parts_sum"),
+        CheckConstraint("refunded_voucher_fen >= 0 AND refunded_voucher_fen <= voucher_fen",
+                        name="refund_voucher_bounded"),
         CheckConstraint("union_fen >= 0 AND bank_fen >= 0 AND merchant_fen >= 0", name="shares_positive"),
         CheckConstraint("union_fen + bank_fen + merchant_fen = discount_fen", name="shares_sum"),
         CheckConstraint("refunded_pay_fen >= 0 AND refunded_pay_fen <= pay_fen", name="refund_pay_bounded"),
@@ -69,8 +74,15 @@ class CardTransaction(db.Model):
     union_fen: Mapped[int] = mapped_column(Integer, default=0)
     bank_fen: Mapped[int] = mapped_column(Integer, default=0)
     merchant_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # paid with vouchers: the face value's union and bank parts, and the merchant's own top-up
+    voucher_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_union_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_bank_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_topup_fen: Mapped[int] = mapped_column(Integer, default=0)
+    vouchers: Mapped[list] = mapped_column(JSON, default=list)
     refunded_pay_fen: Mapped[int] = mapped_column(Integer, default=0)
     refunded_discount_fen: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_voucher_fen: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str] = mapped_column(String(12))
     usage_key: Mapped[str] = mapped_column(String(64), unique=True)
     applied: Mapped[list] = mapped_column(JSON)
@@ -92,9 +104,10 @@ class CardTransaction(db.Model):
 
     @property
     def status(self) -> str:
-        if self.refunded_pay_fen == 0 and self.refunded_discount_fen == 0:
+        if self.refunded_pay_fen == 0 and self.refunded_discount_fen == 0 and self.refunded_voucher_fen == 0:
             return "completed"
-        if self.refunded_pay_fen == self.pay_fen and self.refunded_discount_fen == self.discount_fen:
+        if (self.refunded_pay_fen == self.pay_fen and self.refunded_discount_fen == self.discount_fen
+                and self.refunded_voucher_fen == self.voucher_fen):
             return "refunded"
         return "partially_refunded"
 
@@ -104,8 +117,11 @@ class Refund(db.Model):
     pro rata. `by_rule` is the discount given back to each rule's budget ({rule_id: fen})."""
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint("pay_fen >= 0 AND discount_fen >= 0 AND pay_fen + discount_fen > 0", name="positive"),
+        CheckConstraint("pay_fen >= 0 AND discount_fen >= 0 AND voucher_fen >= 0 "
+                        "AND pay_fen + discount_fen + voucher_fen > 0", name="positive"),
         CheckConstraint("union_fen + bank_fen + merchant_fen = discount_fen", name="shares_sum"),
+        CheckConstraint("voucher_union_fen + voucher_bank_fen + voucher_topup_fen = voucher_fen",
+                        name="voucher_parts_sum"),
         Index("ix_refunds_merchant_day", "merchant_id", "business_day"),
     )
 
@@ -117,6 +133,10 @@ class Refund(db.Model):
     union_fen: Mapped[int] = mapped_column(Integer)
     bank_fen: Mapped[int] = mapped_column(Integer)
     merchant_fen: Mapped[int] = mapped_column(Integer)
+    voucher_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_union_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_bank_fen: Mapped[int] = mapped_column(Integer, default=0)
+    voucher_topup_fen: Mapped[int] = mapped_column(Integer, default=0)
     by_rule: Mapped[dict] = mapped_column(JSON)
     is_final: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(255), default="")
@@ -130,8 +150,9 @@ class Refund(db.Model):
 
     @property
     def amount_fen(self) -> int:
-        """The part of the price taken back: what the member gets back plus the discount reversed."""
-        return self.pay_fen + self.discount_fen
+        """The part of the price taken back: what the member gets back, the discount reversed and
+        what goes back onto the vouchers."""
+        return self.pay_fen + self.discount_fen + self.voucher_fen
 
 
 class PayToken(db.Model):

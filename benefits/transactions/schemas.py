@@ -23,6 +23,9 @@ class TillPaymentArgs(Schema):
     amount = Yuan(required=True, metadata={"description": "price in yuan, e.g. \"250.00\""})
     store_id = fields.Integer(load_default=None,
                               metadata={"description": "cashier sessions only; a terminal key fixes the store"})
+    voucher_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=10),
+                              metadata={"description": "the member's vouchers to apply, in this order, on what is left "
+                                                       "to pay after the discount (see `vouchers` in the quote)"})
 
     @validates_schema
     def card_or_token(self, data, **kwargs):
@@ -59,6 +62,32 @@ class TillRejectedSchema(Schema):
     message = fields.String()
 
 
+class TillVoucherUseSchema(Schema):
+    voucher_id = fields.Integer()
+    programme_id = fields.Integer()
+    name = fields.String()
+    amount_fen = fields.Integer(metadata={"description": "what the voucher paid"})
+    face_fen = fields.Integer(metadata={"description": "of which face value (union and bank)"})
+    topup_fen = fields.Integer(metadata={"description": "of which the merchant's top-up"})
+    union_fen = fields.Integer()
+    bank_fen = fields.Integer()
+
+
+class TillVoucherOfferSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    balance_fen = fields.Integer()
+    value_fen = fields.Integer()
+    valid_until = fields.String()
+    spend_mode = fields.String(metadata={"enum": ["single", "balance"]})
+    combinable = fields.Boolean()
+    usable = fields.Boolean(metadata={"description": "can pay at this till for this amount"})
+    chosen = fields.Boolean()
+    covers_fen = fields.Integer(metadata={"description": "what it pays (chosen) or would pay if added now"})
+    reason = fields.String(allow_none=True)
+    message = fields.String(allow_none=True, metadata={"description": "why not, to read out to the member"})
+
+
 class TillQuoteSchema(Schema):
     amount_fen = fields.Integer()
     discount_fen = fields.Integer()
@@ -72,6 +101,10 @@ class TillQuoteSchema(Schema):
         "description": "How many other offers applied too but gave less than the one chosen."})
     hints = fields.List(fields.String())
     member = fields.Dict()
+    voucher_fen = fields.Integer(metadata={"description": "paid by the chosen vouchers"})
+    voucher_uses = fields.List(fields.Nested(TillVoucherUseSchema))
+    vouchers = fields.List(fields.Nested(TillVoucherOfferSchema),
+                           metadata={"description": "every active voucher of the card, usable here or not"})
 
 
 class TillRefundSchema(Schema):
@@ -81,6 +114,9 @@ class TillRefundSchema(Schema):
     discount_fen = fields.Integer(metadata={"description": "discount reversed"})
     amount_fen = fields.Integer(metadata={"description": "pay_fen + discount_fen"})
     shares = fields.Function(lambda r: {"union": r.union_fen, "bank": r.bank_fen, "merchant": r.merchant_fen})
+    voucher_fen = fields.Integer(metadata={"description": "given back onto the vouchers"})
+    voucher_shares = fields.Function(lambda r: {"union": r.voucher_union_fen, "bank": r.voucher_bank_fen,
+                                                "topup": r.voucher_topup_fen})
     by_rule = fields.Dict()
     is_final = fields.Boolean()
     reason = fields.String()
@@ -97,8 +133,13 @@ class TillTransactionBriefSchema(Schema):
     discount_fen = fields.Integer()
     pay_fen = fields.Integer()
     shares = fields.Function(lambda t: {"union": t.union_fen, "bank": t.bank_fen, "merchant": t.merchant_fen})
+    voucher_fen = fields.Integer(metadata={"description": "paid by vouchers"})
+    voucher_shares = fields.Function(lambda t: {"union": t.voucher_union_fen, "bank": t.voucher_bank_fen,
+                                                "topup": t.voucher_topup_fen})
+    vouchers = fields.List(fields.Nested(TillVoucherUseSchema))
     refunded_pay_fen = fields.Integer()
     refunded_discount_fen = fields.Integer()
+    refunded_voucher_fen = fields.Integer()
     refundable_pay_fen = fields.Integer()
     status = fields.String(metadata={"enum": ["completed", "partially_refunded", "refunded"]})
     channel = fields.String()

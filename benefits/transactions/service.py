@@ -26,6 +26,9 @@ from ..merchants.models import Merchant, Store, TerminalKey
 from ..money import split_fairly
 from ..orgs.models import Organisation
 from ..promotions import service as promotions
+from ..promotions.engine import Quote
+from ..vouchers import rules as voucher_rules
+from ..vouchers import service as vouchers
 from .models import FUNDERS, CardTransaction, PayToken, Refund
 
 PAY_TOKEN_PREFIX = "Q"
@@ -144,7 +147,7 @@ def _payment_statement(till_by: str, card_by: str):
             .outerjoin(bo, bo.c.id == mb.org_id))
     cols = [st.id, st.name, st.is_open, m.id, m.name, m.status, m.category, m.accepts_card_number, mo.c.path,
             c.id, c.number, c.status, mb.id, mb.name, mb.status, mb.category, bo.c.path,
-            *promotions.live_columns(c.member_id)]
+            *promotions.live_columns(c.member_id), vouchers.vouchers_column(c.member_id)]
     if till_by == "key":
         base = base.join(TerminalKey.__table__, tk.store_id == st.id)
         stmt = select(tk.id, tk.revoked_at, *cols).select_from(base).where(tk.key_hash == bindparam("key_hash"))
@@ -159,11 +162,12 @@ class PaymentRead:
     till: Till
     card: PayCard
     live: promotions.LiveState
+    vouchers: list[voucher_rules.HeldVoucher]
 
 
 def payment_read(ref: TillRef, *, amount_fen: int, day: date, card_number: str | None = None,
                   card_id: int | None = None) -> PaymentRead:
-    """The till, the card and the member's offer counters in one statement; 401 for an unknown
+    """The till, the card, the member's offer counters and vouchers in one statement; 401 for an unknown
     or revoked terminal key, 404 for an unknown card, 409 for a card that cannot pay."""
     params = promotions.live_params(amount_fen, day)
     card_by = "number" if card_id is None else "id"
@@ -187,7 +191,7 @@ def payment_read(ref: TillRef, *, amount_fen: int, day: date, card_number: str |
     members.check_payable(card_status, member_status)
     card = PayCard(card_id, number, card_status, member_id,
                    PayMember(member_id, name, member_status, member_category, OrgRef(member_path)))
-    return PaymentRead(till, card, promotions.live_from_columns(row[17:21], day))
+    return PaymentRead(till, card, promotions.live_from_columns(row[17:21], day), vouchers.held_from_column(row[21]))
 
 
 # --- amounts and cards ------------------------------------------------------------------------
@@ -253,13 +257,61 @@ def _purchase(read: PaymentRead, amount_fen: int, at: datetime):
 
 # --- quote and confirm ------------------------------------------------------------------------
 
+NOT_COMBINED_HINT = "所选的券不与优惠活动同享，本次不计优惠。"
+VOUCHERS_CHANGED = "券余额刚刚在别处变化，请再次确认收款。"
+
+
+@dataclass(frozen=True)
+class TillQuote:
+    """What the member pays: the discount (the engine's `Quote`), then the vouchers applied on
+    what is left, and the card's other vouchers with what stops them here."""
+    quote: Quote
+    offered: list[vouchers.Offered]
+    covers: list[voucher_rules.Cover]
+
+    amount_fen = property(lambda self: self.quote.amount_fen)
+    discount_fen = property(lambda self: self.quote.discount_fen)
+    applied = property(lambda self: self.quote.applied)
+    rejected = property(lambda self: self.quote.rejected)
+    hints = property(lambda self: self.quote.hints)
+
+    @property
+    def voucher_fen(self) -> int:
+        return sum(c.amount_fen for c in self.covers)
+
+    @property
+    def pay_fen(self) -> int:
+        return self.quote.pay_fen - self.voucher_fen
+
+    def shares_total(self) -> dict[str, int]:
+        return self.quote.shares_total()
+
+    def voucher_list(self) -> list[dict]:
+        paid = {c.voucher_id: c.amount_fen for c in self.covers}
+        left = self.pay_fen   # what another voucher would pay if added now
+        out = []
+        for o in self.offered:
+            would = paid.get(o.voucher.id)
+            if would is None:
+                would = 0 if o.refusal else voucher_rules.cover(o.voucher, left).amount_fen if left > 0 else 0
+            out.append(o.as_dict(would))
+        return out
+
+
+def _without_discount(amount_fen: int) -> Quote:
+    return Quote(amount_fen=amount_fen, discount_fen=0, pay_fen=amount_fen, hints=(NOT_COMBINED_HINT,))
+
+
 def quote_transaction(ref: TillRef, *, amount_fen: int, card_number: str | None = None,
-                      qr_token: str | None = None, at: datetime | None = None):
-    """Read-only: what the member would pay at `at` (default now). Returns (card, Quote)."""
+                      qr_token: str | None = None, voucher_ids=(), at: datetime | None = None):
+    """Read-only: what the member would pay at `at` (default now). Returns (card, TillQuote)."""
     at = at or clock.now()
     read, _channel = _read_payment(ref, amount_fen=amount_fen, at=at, card_number=card_number, qr_token=qr_token,
                                    consume=False)
-    return read.card, promotions.quote(_purchase(read, amount_fen, at), read.live)
+    p = _purchase(read, amount_fen, at)
+    offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, clock.business_day(at))
+    quote = _without_discount(amount_fen) if voucher_rules.drops_discount(chosen) else promotions.quote(p, read.live)
+    return read.card, TillQuote(quote, offered, voucher_rules.plan(chosen, quote.pay_fen))
 
 
 def funders_shares(quote) -> dict[str, int]:
@@ -277,26 +329,44 @@ _INSERT_TRANSACTION = insert(CardTransaction.__table__).returning(CardTransactio
 
 
 def confirm_transaction(ref: TillRef, *, amount_fen: int, card_number: str | None = None,
-                        qr_token: str | None = None) -> dict:
-    """Take the payment, in the caller's SQL transaction: read (till, card, counters), choose and
-    take the offer (`promotions.apply`), record the transaction. Returns the answer's body."""
+                        qr_token: str | None = None, voucher_ids=()) -> dict:
+    """Take the payment, in the caller's SQL transaction: read (till, card, counters, vouchers),
+    choose and take the offer (`promotions.apply`), debit the chosen vouchers on what is left
+    (`vouchers.spend`, read again when another till changed one), record the transaction.
+    Returns the answer's body."""
     at = clock.now()
     read, channel = _read_payment(ref, amount_fen=amount_fen, at=at, card_number=card_number, qr_token=qr_token,
                                   consume=True)
     day = clock.business_day(at)
+    p = _purchase(read, amount_fen, at)
+    _offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, day)
 
     def reread():
         return payment_read(ref, amount_fen=amount_fen, day=day, card_id=read.card.id).live
 
     usage_key = "txn-" + uuid.uuid4().hex
-    quote = promotions.apply(_purchase(read, amount_fen, at), read.card.member_id, read.live, reread,
-                             usage_key=usage_key)
+    if voucher_rules.drops_discount(chosen):
+        quote = _without_discount(amount_fen)
+    else:
+        quote = promotions.apply(p, read.card.member_id, read.live, reread, usage_key=usage_key)
+    for _attempt in range(vouchers.ATTEMPTS):
+        covers = voucher_rules.plan(chosen, quote.pay_fen)
+        if vouchers.spend(covers, member_id=read.card.member_id, merchant_id=read.till.merchant.id,
+                          usage_key=usage_key, day=day):
+            break
+        _offered, chosen = vouchers.choose(vouchers.held_vouchers(read.card.member_id), voucher_ids, p, day)
+    else:
+        raise vouchers.VoucherRefused(VOUCHERS_CHANGED, code="vouchers_changed")
     shares = funders_shares(quote)
+    voucher_fen = sum(c.amount_fen for c in covers)
     values = dict(
         merchant_id=read.till.merchant.id, store_id=read.till.store.id, card_id=read.card.id,
         member_id=read.card.member_id, amount_fen=amount_fen, discount_fen=quote.discount_fen,
-        pay_fen=amount_fen - quote.discount_fen, union_fen=shares["union"], bank_fen=shares["bank"],
-        merchant_fen=shares["merchant"], refunded_pay_fen=0, refunded_discount_fen=0, channel=channel,
+        pay_fen=quote.pay_fen - voucher_fen, union_fen=shares["union"], bank_fen=shares["bank"],
+        merchant_fen=shares["merchant"], voucher_fen=voucher_fen,
+        voucher_union_fen=sum(c.union_fen for c in covers), voucher_bank_fen=sum(c.bank_fen for c in covers),
+        voucher_topup_fen=sum(c.topup_fen for c in covers), vouchers=[c.snapshot() for c in covers],
+        refunded_pay_fen=0, refunded_discount_fen=0, refunded_voucher_fen=0, channel=channel,
         usage_key=usage_key, applied=applied_snapshot(quote), cashier_user_id=getattr(ref.user, "id", None),
         terminal_key_id=read.till.terminal_key_id, business_day=day, created_at=at, statement_id=None)
     values["id"] = db.session.scalar(_INSERT_TRANSACTION, values)
@@ -312,7 +382,12 @@ def transaction_body(t: dict, card_number: str) -> dict:
         "id": t["id"], "merchant_id": t["merchant_id"], "store_id": t["store_id"], "card_tail": card_number[-4:],
         "amount_fen": t["amount_fen"], "discount_fen": t["discount_fen"], "pay_fen": t["pay_fen"],
         "shares": {"union": t["union_fen"], "bank": t["bank_fen"], "merchant": t["merchant_fen"]},
-        "refunded_pay_fen": 0, "refunded_discount_fen": 0, "refundable_pay_fen": t["pay_fen"], "status": "completed",
+        "voucher_fen": t["voucher_fen"],
+        "voucher_shares": {"union": t["voucher_union_fen"], "bank": t["voucher_bank_fen"],
+                           "topup": t["voucher_topup_fen"]},
+        "vouchers": [dict(v) for v in t["vouchers"]],
+        "refunded_pay_fen": 0, "refunded_discount_fen": 0, "refunded_voucher_fen": 0,
+        "refundable_pay_fen": t["pay_fen"], "status": "completed",
         "channel": t["channel"],
         "applied": [{"rule_id": a["rule_id"], "version_id": a["version_id"], "name": a["name"],
                      "discount_fen": a["discount_fen"], "shares": dict(a["shares"]), "terms": a["terms"]}
@@ -389,22 +464,25 @@ def refund_transaction(ref: TillRef, transaction_id: int, *, pay_fen: int | None
     txn = get_transaction_for_merchant(till.merchant, transaction_id)
     left_pay = txn.pay_fen - txn.refunded_pay_fen
     left_discount = txn.discount_fen - txn.refunded_discount_fen
-    if left_pay == 0 and left_discount == 0:
-        raise Conflict("此交易已全额退款。 This transaction is already fully refunded.", code="already_refunded")
+    left_voucher = txn.voucher_fen - txn.refunded_voucher_fen
+    if left_pay == 0 and left_discount == 0 and left_voucher == 0:
+        raise Conflict("此交易已全额退款。", code="already_refunded")
     if pay_fen is None:
         pay_fen = left_pay
     if not isinstance(pay_fen, int) or isinstance(pay_fen, bool) or pay_fen < 0 or (pay_fen == 0 and left_pay > 0):
         raise ValidationError("退款金额必须大于零。 The refund must be more than zero.",
                               details={"fields": {"amount": "must be more than zero"}})
     if pay_fen > left_pay:
-        raise ValidationError(
-            f"退款金额超过可退金额 {left_pay / 100:.2f} 元。 The refund is larger than what is left to refund.",
-            code="refund_too_large", details={"fields": {"amount": "larger than what is left"},
-                                              "refundable_fen": left_pay})
+        message = (f"退款金额超过可退金额 {left_pay / 100:.2f} 元。 The refund is larger than what is left to refund."
+                   if left_pay else "这笔交易会员没有付现金（由券或优惠支付），只能整笔退款：请不填金额。")
+        raise ValidationError(message, code="refund_too_large",
+                              details={"fields": {"amount": "larger than what is left"}, "refundable_fen": left_pay})
     is_final = pay_fen == left_pay
     new_refunded_pay = txn.refunded_pay_fen + pay_fen
-    new_refunded_discount = txn.discount_fen if is_final else txn.discount_fen * new_refunded_pay // txn.pay_fen
+    new_refunded_discount = voucher_rules.refunded_share(txn.discount_fen, txn.pay_fen, new_refunded_pay, is_final)
+    new_refunded_voucher = voucher_rules.refunded_share(txn.voucher_fen, txn.pay_fen, new_refunded_pay, is_final)
     discount_back = new_refunded_discount - txn.refunded_discount_fen
+    voucher_back = new_refunded_voucher - txn.refunded_voucher_fen
 
     by_funder_done, by_rule_done = _refunded_so_far(txn)
     funders = _split(discount_back, {f: getattr(txn, f + "_fen") - by_funder_done[f] for f in FUNDERS})
@@ -414,20 +492,27 @@ def refund_transaction(ref: TillRef, transaction_id: int, *, pay_fen: int | None
     result = db.session.execute(
         update(CardTransaction)
         .where(CardTransaction.id == txn.id, CardTransaction.refunded_pay_fen == txn.refunded_pay_fen,
-               CardTransaction.refunded_discount_fen == txn.refunded_discount_fen)
-        .values(refunded_pay_fen=new_refunded_pay, refunded_discount_fen=new_refunded_discount)
+               CardTransaction.refunded_discount_fen == txn.refunded_discount_fen,
+               CardTransaction.refunded_voucher_fen == txn.refunded_voucher_fen)
+        .values(refunded_pay_fen=new_refunded_pay, refunded_discount_fen=new_refunded_discount,
+                refunded_voucher_fen=new_refunded_voucher)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise Conflict("另一笔退款刚刚完成，请刷新后重试。 Another refund just went through; reload and retry.",
                        code="refund_race")
     at = clock.now()
+    day = clock.business_day(at)
+    voucher_parts = vouchers.give_back(txn.usage_key, voucher_back, final=is_final, day=day) if voucher_back else \
+        {"union": 0, "bank": 0, "topup": 0}
     refund = Refund(transaction_id=txn.id, merchant_id=txn.merchant_id, pay_fen=pay_fen,
                     discount_fen=discount_back, union_fen=funders["union"], bank_fen=funders["bank"],
-                    merchant_fen=funders["merchant"], by_rule={str(k): v for k, v in by_rule.items() if v},
+                    merchant_fen=funders["merchant"], voucher_fen=voucher_back,
+                    voucher_union_fen=voucher_parts["union"], voucher_bank_fen=voucher_parts["bank"],
+                    voucher_topup_fen=voucher_parts["topup"],
+                    by_rule={str(k): v for k, v in by_rule.items() if v},
                     is_final=is_final, reason=(reason or "").strip()[:255],
                     cashier_user_id=getattr(till.user, "id", None),
-                    terminal_key_id=till.terminal_key_id,
-                    business_day=clock.business_day(at), created_at=at)
+                    terminal_key_id=till.terminal_key_id, business_day=day, created_at=at)
     db.session.add(refund)
     db.session.flush()
     db.session.expire(txn)

@@ -22,7 +22,8 @@ from .models import CardTransaction, Refund, Statement
 
 # --- statements -------------------------------------------------------------------------------
 
-_SUMS = ("amount_fen", "discount_fen", "pay_fen", "union_fen", "bank_fen", "merchant_fen")
+_SUMS = ("amount_fen", "discount_fen", "pay_fen", "union_fen", "bank_fen", "merchant_fen",
+         "voucher_fen", "voucher_union_fen", "voucher_bank_fen", "voucher_topup_fen")
 
 
 def _sum_row(columns, stmt) -> dict:
@@ -33,20 +34,25 @@ def _sum_row(columns, stmt) -> dict:
 
 def period_totals(merchant_id: int, statement_id: int | None) -> dict:
     """Sales, refunds of those sales, adjustments (refunds of sales settled in an earlier statement)
-    and the net that the union and the bank owe. `statement_id=None`: the open period."""
+    and the net that the union and the bank owe: their shares of the discounts and of the face
+    value that vouchers paid (the vouchers' top-up is the merchant's own). `statement_id=None`:
+    the open period."""
     T, R = CardTransaction, Refund
     in_txn = T.statement_id.is_(None) if statement_id is None else T.statement_id == statement_id
     in_refund = R.statement_id.is_(None) if statement_id is None else R.statement_id == statement_id
-    sales = _sum_row([T.amount_fen, T.discount_fen, T.pay_fen, T.union_fen, T.bank_fen, T.merchant_fen],
+    sales = _sum_row([T.amount_fen, T.discount_fen, T.pay_fen, T.union_fen, T.bank_fen, T.merchant_fen,
+                      T.voucher_fen, T.voucher_union_fen, T.voucher_bank_fen, T.voucher_topup_fen],
                      select(T.id).where(T.merchant_id == merchant_id, in_txn))
-    refund_cols = [R.pay_fen + R.discount_fen, R.discount_fen, R.pay_fen, R.union_fen, R.bank_fen, R.merchant_fen]
+    refund_cols = [R.pay_fen + R.discount_fen + R.voucher_fen, R.discount_fen, R.pay_fen, R.union_fen, R.bank_fen,
+                   R.merchant_fen, R.voucher_fen, R.voucher_union_fen, R.voucher_bank_fen, R.voucher_topup_fen]
     refund_base = select(R.id).join(T, T.id == R.transaction_id).where(R.merchant_id == merchant_id, in_refund)
     refunds = _sum_row(refund_cols, refund_base.where(in_txn))
     adjustments = _sum_row(refund_cols, refund_base.where(not_(in_txn) if statement_id is not None
                                                           else T.statement_id.is_not(None)))
     net = {k: sales[k] - refunds[k] - adjustments[k] for k in _SUMS}
     return {"sales": sales, "refunds": refunds, "adjustments": adjustments, "net": net,
-            "union_owes_fen": net["union_fen"], "bank_owes_fen": net["bank_fen"]}
+            "union_owes_fen": net["union_fen"] + net["voucher_union_fen"],
+            "bank_owes_fen": net["bank_fen"] + net["voucher_bank_fen"]}
 
 
 def statements_of(merchant: Merchant) -> list[Statement]:
@@ -145,7 +151,8 @@ def merchant_report(scope: Organisation, start: date, end: date) -> list[dict]:
 def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> list[list[str]]:
     sales, refunds = statement_lines(merchant, statement.id if statement else None)
     rows = [["type", "id", "transaction_id", "day", "store", "rules", "amount", "discount", "member_paid",
-             "union_share", "bank_share", "merchant_share"]]
+             "union_share", "bank_share", "merchant_share", "voucher_paid", "voucher_union_share",
+             "voucher_bank_share", "voucher_merchant_topup"]]
     stores = {s.id: s.name for s in merchant.stores}
     for t in sales:
         rows.append(["sale", t.id, t.id, t.business_day, stores.get(t.store_id, ""),
@@ -154,7 +161,10 @@ def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> l
         kind = "refund" if (statement is None and r.transaction.statement_id is None) or \
             (statement is not None and r.transaction.statement_id == statement.id) else "adjustment"
         rows.append([kind, r.id, r.transaction_id, r.business_day, stores.get(r.transaction.store_id, ""), r.reason,
-                     *[format_yuan(v) for v in (r.amount_fen, r.discount_fen, r.pay_fen, r.union_fen, r.bank_fen, r.merchant_fen)]])
+                     *[format_yuan(v) for v in (r.amount_fen, r.discount_fen, r.pay_fen, r.union_fen, r.bank_fen,
+                                                r.merchant_fen, r.voucher_fen, r.voucher_union_fen,
+                                                r.voucher_bank_fen, r.voucher_topup_fen)]])
     totals = statement.totals if statement else period_totals(merchant.id, None)
-    rows.append(["net", "", "", "", "", "", *[format_yuan(totals["net"][k]) for k in _SUMS]])
+    # statements closed before vouchers existed have no voucher totals: they were zero
+    rows.append(["net", "", "", "", "", "", *[format_yuan(totals["net"].get(k, 0)) for k in _SUMS]])
     return [[safe_cell(v) for v in row] for row in rows]

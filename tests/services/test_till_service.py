@@ -403,7 +403,8 @@ def test_the_quote_answer_built_by_hand_is_the_schemas_dump(world):
     expected = TillQuoteSchema().dump({
         "amount_fen": q.amount_fen, "discount_fen": q.discount_fen, "pay_fen": q.pay_fen, "shares": q.shares_total(),
         "applied": q.applied, "rejected": shown, "other_offers": len(q.rejected) - len(shown), "hints": q.hints,
-        "member": member_brief(card)})
+        "member": member_brief(card), "voucher_fen": q.voucher_fen,
+        "voucher_uses": [c.snapshot() for c in q.covers], "vouchers": q.voucher_list()})
     assert json.loads(quote_response(q, card).get_data()) == expected
     assert expected["other_offers"] == 1 and {r["reason"] for r in expected["rejected"]} == {"wrong_day",
                                                                                                "below_threshold"}
