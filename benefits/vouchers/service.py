@@ -568,7 +568,8 @@ def messages(member: Member, limit: int = 50) -> list[Message]:
             out.append(Message("voucher_expiring", v.expiry_noticed_at, v))
         if v.status == "voided" and v.closed_at is not None:
             out.append(Message("voucher_voided", v.closed_at, v))
-    out.sort(key=lambda m: m.at, reverse=True)
+    rank = {"voucher_issued": 0, "voucher_expiring": 1, "voucher_voided": 2}   # same moment: the later event first
+    out.sort(key=lambda m: (m.at, rank[m.kind]), reverse=True)
     return out[:limit]
 
 
