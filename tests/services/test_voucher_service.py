@@ -210,3 +210,19 @@ def test_programme_validation_reports_each_field(world):
             "valid_until": "x", "budget_fen": None, "spend_mode": "often"})
     fields = caught.value.details["fields"]
     assert {"name", "face_fen", "split", "valid_from", "valid_until", "budget_fen", "spend_mode"} <= set(fields)
+
+
+def test_a_list_of_id_and_card_numbers_reports_every_bad_row(world, app):
+    from benefits.vouchers import targets
+    w = world
+    far = factories.member(w["tree"]["magang"])
+    p = vf.programme(w["tree"]["bozhou"])
+    csv_bytes = ("身份证号\n" + "\n".join([w["poor"].id_number, "123", far.id_number, w["poor"].id_number,
+                                          "110101199003074514"]) + "\n").encode()
+    entries = targets.read_file("名单.csv", csv_bytes)
+    ids, errors = targets.resolve(p, entries)
+    assert ids == [w["poor"].id]
+    assert [(e.row, e.reason) for e in errors] == [(3, "id_number_invalid"), (4, "not_in_union"), (5, "duplicate"),
+                                                   (6, "unknown_member")]
+    ids, errors = targets.resolve(p, targets.entries_from_lists(card_numbers=[w["ordinary"].current_card.number, "9"]))
+    assert ids == [w["ordinary"].id] and [e.reason for e in errors] == ["unknown_card"]
