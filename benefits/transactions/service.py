@@ -309,7 +309,7 @@ def quote_transaction(ref: TillRef, *, amount_fen: int, card_number: str | None 
     read, _channel = _read_payment(ref, amount_fen=amount_fen, at=at, card_number=card_number, qr_token=qr_token,
                                    consume=False)
     p = _purchase(read, amount_fen, at)
-    offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, clock.business_day(at))
+    offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, clock.business_day(at), read.card.member_id)
     quote = _without_discount(amount_fen) if voucher_rules.drops_discount(chosen) else promotions.quote(p, read.live)
     return read.card, TillQuote(quote, offered, voucher_rules.plan(chosen, quote.pay_fen))
 
@@ -339,7 +339,7 @@ def confirm_transaction(ref: TillRef, *, amount_fen: int, card_number: str | Non
                                   consume=True)
     day = clock.business_day(at)
     p = _purchase(read, amount_fen, at)
-    _offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, day)
+    _offered, chosen = vouchers.choose(read.vouchers, voucher_ids, p, day, read.card.member_id)
 
     def reread():
         return payment_read(ref, amount_fen=amount_fen, day=day, card_id=read.card.id).live
@@ -354,7 +354,8 @@ def confirm_transaction(ref: TillRef, *, amount_fen: int, card_number: str | Non
         if vouchers.spend(covers, member_id=read.card.member_id, merchant_id=read.till.merchant.id,
                           usage_key=usage_key, day=day):
             break
-        _offered, chosen = vouchers.choose(vouchers.held_vouchers(read.card.member_id), voucher_ids, p, day)
+        _offered, chosen = vouchers.choose(vouchers.held_vouchers(read.card.member_id), voucher_ids, p, day,
+                                           read.card.member_id)
     else:
         raise vouchers.VoucherRefused(VOUCHERS_CHANGED, code="vouchers_changed")
     shares = funders_shares(quote)

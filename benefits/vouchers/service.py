@@ -427,7 +427,7 @@ class Offered:
                 "message": self.refusal[1] if self.refusal else None}
 
 
-def choose(held: list[rules.HeldVoucher], voucher_ids, p: Purchase, day: date
+def choose(held: list[rules.HeldVoucher], voucher_ids, p: Purchase, day: date, member_id: int
            ) -> tuple[list[Offered], list[rules.HeldVoucher]]:
     """Every voucher the card holds with what stops it here, and the chosen ones in the order
     given. A chosen voucher that cannot pay here is refused with the sentence to read out."""
@@ -438,13 +438,27 @@ def choose(held: list[rules.HeldVoucher], voucher_ids, p: Purchase, day: date
     chosen = []
     for vid in ids:
         if vid not in by_id:
-            raise VoucherRefused("这张券不是此卡会员的可用券（可能已用完、过期或作废）。", code="voucher_unavailable",
-                                 details={"voucher_id": vid})
+            raise _unavailable(vid, member_id)
         if refusals[vid] is not None:
             code, message = refusals[vid]
             raise VoucherRefused(message, code=f"voucher_{code}", details={"voucher_id": vid})
         chosen.append(by_id[vid])
     return offered, chosen
+
+
+_UNAVAILABLE = {"spent": ("voucher_spent", "此券余额已用完。"),
+                "expired": ("voucher_expired", "此券已过期。"),
+                "voided": ("voucher_voided", "此券已被工会作废。")}
+
+
+def _unavailable(voucher_id, member_id) -> VoucherRefused:
+    """Why a voucher the till asked for is not among the card's usable ones (read only when refusing)."""
+    status = None
+    if isinstance(voucher_id, int) and 0 < voucher_id < 2**31 and member_id is not None:
+        status = db.session.scalar(select(Voucher.status).where(Voucher.id == voucher_id,
+                                                                Voucher.member_id == member_id))
+    code, message = _UNAVAILABLE.get(status, ("voucher_unavailable", "这张券不属于此卡的会员。"))
+    return VoucherRefused(message, code=code, details={"voucher_id": voucher_id})
 
 
 _v = Voucher.__table__.c
