@@ -2,8 +2,9 @@
 
     python bench/run.py [--reload] [--only NAME ...]
 
-NAME is a scenario name, a scenario module (e.g. `foundation`), or `import` (the member-import
-benchmark). Without --only everything runs.
+NAME is a scenario name, a scenario module (e.g. `foundation`), `import` (the member-import
+benchmark) or `vouchers-issue` (issuing vouchers to 473,216 members, bench/vouchers_issue.py).
+Without --only everything runs.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ CEILINGS = [Scenario(name="ceiling: bare JSON", path="/bench/bare", ceiling=None
 # Not a ceiling: one primary-key SELECT on the till's hot-read path, as a ratio of bare JSON, so
 # the table shows what any request that reads the database once can reach on this machine.
 READ_REFERENCE = Scenario(name="reference: one SQL read", path="/bench/read", ceiling="bare")
+# benchmarks of their own, not wrk scenarios
+NOT_HTTP = ("import", "vouchers-issue")
 
 
 def log(message: str) -> None:
@@ -231,15 +234,19 @@ def main() -> int:
     prepare_database(args.reload)
     modules = scenario_modules()
     module_names = {m.__name__.rsplit(".", 1)[1] for m in modules}
-    if args.only and all(n in module_names or n == "import" for n in args.only):
+    if args.only and all(n in module_names or n in NOT_HTTP for n in args.only):
         modules = [m for m in modules if m.__name__.rsplit(".", 1)[1] in args.only]  # skip others' prepare
-    http_wanted = not args.only or any(n != "import" for n in args.only)
+    http_wanted = not args.only or any(n not in NOT_HTTP for n in args.only)
     notes: list[str] = []
-    results = run_http(modules, [n for n in args.only if n != "import"], notes) if http_wanted else []
+    results = run_http(modules, [n for n in args.only if n not in NOT_HTTP], notes) if http_wanted else []
     import_report = None
     if wanted(args.only, "import"):
         from bench import import_members
         import_report = import_members.run(DATABASE_URL, log=log)
+    issue_report = None
+    if wanted(args.only, "vouchers-issue"):
+        from bench import vouchers_issue
+        issue_report = vouchers_issue.run(log=log)
 
     sections = [f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · gunicorn 2 sync "
                 f"workers · wrk {SECONDS} s × {CONNECTIONS} connections, {THREADS} thread(s) · "
@@ -250,6 +257,8 @@ def main() -> int:
         sections.append("\n".join(notes))
     if import_report:
         sections.append(import_report)
+    if issue_report:
+        sections.append(issue_report)
     report = "\n\n".join(sections) + "\n"
     print("\n" + report)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -58,10 +58,14 @@ def _date(data: dict, field: str, errors: FieldErrors) -> date | None:
 
 def _ids(data: dict, field: str, errors: FieldErrors) -> list[int]:
     try:
-        return sorted({int(v) for v in data.get(field) or ()})
+        ids = sorted({int(v) for v in data.get(field) or ()})
     except (TypeError, ValueError):
         errors.add(field, "须为编号列表")
         return []
+    if any(not 0 < i < 2**31 for i in ids):   # 32-bit id columns: such an id names no row
+        errors.add(field, "编号超出范围")
+        return []
+    return ids
 
 
 def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:

@@ -288,12 +288,12 @@ class TillQuote:
 
     def voucher_list(self) -> list[dict]:
         paid = {c.voucher_id: c.amount_fen for c in self.covers}
-        left = self.pay_fen   # what another voucher would pay if added now
         out = []
         for o in self.offered:
             would = paid.get(o.voucher.id)
-            if would is None:
-                would = 0 if o.refusal else voucher_rules.cover(o.voucher, left).amount_fen if left > 0 else 0
+            if would is None:   # what it would pay if added now (one that does not combine: on the full price)
+                left = self.pay_fen if o.voucher.terms.combinable else self.amount_fen - self.voucher_fen
+                would = 0 if o.refusal or left <= 0 else voucher_rules.cover(o.voucher, left).amount_fen
             out.append(o.as_dict(would))
         return out
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,6 +23,7 @@ from ..merchants import service as merchants
 from ..money import MoneyFormatError, parse_yuan
 from ..promotions import service as promotions
 from ..templating import qr_svg
+from ..vouchers.service import VoucherRefused
 from . import service, settlement
 from .forms import ConfirmForm, RefundForm, TillForm
 
@@ -95,26 +98,69 @@ def _amount_fen(text: str) -> int:
                               details={"fields": {"amount": "invalid"}}) from None
 
 
+_ENGLISH_TAIL = re.compile(r"(?<=[。！？）)])\s+[A-Za-z].*$", re.S)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _page_message(exc: DomainError, key_reused: str | None = None) -> str:
+    """What a till page says about a refusal: the service's Chinese sentence (its messages may go
+    on with an English one for API clients, which a Chinese page leaves out)."""
+    if exc.code == "idempotency_key_reused":
+        return key_reused or _("这笔收款已用不同的金额或券提交过，请重新计算后再确认收款。")
+    if not str(get_locale()).startswith("zh"):
+        return exc.message
+    text = _ENGLISH_TAIL.sub("", exc.message or "").strip()
+    return text if _CJK.search(text) else _("操作没有完成，请检查后重试。")
+
+
+def _till_page(ref: service.TillRef, till: service.Till, form: TillForm, voucher_ids: list[int], *,
+               error: str | None = None, error_status: int = 400):
+    """The till with the quote for the form's card and amount and the chosen vouchers. A voucher
+    the till refuses is said (as the page's error) and the quote shown without vouchers, so the
+    cashier sees every voucher of the card with what stops it; `error` (a confirm's refusal) is
+    said above the fresh quote."""
+    quote = card = confirm = None
+    code, amount_text = (form.code.data or "").strip(), (form.amount.data or "").strip()
+    try:
+        amount = _amount_fen(amount_text)
+        payment = _payment(code)
+        try:
+            card, quote = service.quote_transaction(ref, amount_fen=amount, voucher_ids=voucher_ids, **payment)
+        except VoucherRefused as exc:
+            if not voucher_ids:
+                raise
+            if error is None:
+                error, error_status = _page_message(exc), exc.status
+            voucher_ids = []
+            card, quote = service.quote_transaction(ref, amount_fen=amount, **payment)
+        confirm = ConfirmForm(formdata=None, data={"code": code, "amount": amount_text, "key": uuid.uuid4().hex,
+                                                   "voucher": voucher_ids})
+    except DomainError as exc:
+        quote = card = confirm = None
+        error = error or _page_message(exc)
+    if error is None:
+        status = 200
+    else:
+        status = error_status if quote is not None else 400
+    return render_template("transactions/terminal.html", till=till, form=form, quote=quote, card=card, error=error,
+                           confirm=confirm, vouchers=quote.voucher_list() if quote is not None else []), status
+
+
 @bp.route("/till", methods=["GET", "POST"])
 @merchant_staff_required
 def terminal():
     ref = _till_ref()
     till = service.till_for(ref)
     form = TillForm()
-    quote = card = error = confirm = None
-    if form.validate_on_submit():
-        try:
-            amount = _amount_fen(form.amount.data)
-            card, quote = service.quote_transaction(ref, amount_fen=amount, **_payment(form.code.data))
-            confirm = ConfirmForm(formdata=None, data={"code": form.code.data.strip(), "amount": form.amount.data.strip(),
-                                                       "key": uuid.uuid4().hex})
-        except DomainError as exc:
-            error = exc.message
-    elif request.method == "POST":
-        error = _("请输入会员卡号（或扫描付款码）和消费金额。")
-    status = 200 if request.method == "GET" or quote is not None else 400
-    return render_template("transactions/terminal.html", till=till, form=form, quote=quote, card=card, error=error,
-                           confirm=confirm), status
+    if request.method == "GET":
+        return render_template("transactions/terminal.html", till=till, form=form, quote=None, card=None,
+                               error=None, confirm=None, vouchers=[])
+    if not form.validate() and set(form.errors) - {"voucher"}:
+        return render_template("transactions/terminal.html", till=till, form=form, quote=None, card=None,
+                               error=_("请输入会员卡号（或扫描付款码）和消费金额。"), confirm=None, vouchers=[]), 400
+    if form.voucher.errors:   # ids that are not ids: quote without vouchers and say so
+        return _till_page(ref, till, form, [], error=str(form.voucher.errors[0]))
+    return _till_page(ref, till, form, form.voucher.data)
 
 
 @bp.post("/till/confirm")
@@ -122,20 +168,26 @@ def terminal():
 def terminal_confirm():
     ref = _till_ref()
     form = ConfirmForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if not valid and set(form.errors) - {"voucher"}:
         flash(_("请重新输入后确认。"), "error")
         return redirect(url_for("transactions.terminal"))
+    till_form = TillForm(formdata=None, data={"code": form.code.data.strip(), "amount": form.amount.data.strip()})
+    if not valid:
+        return _till_page(ref, service.till_for(ref), till_form, [], error=str(form.voucher.errors[0]))
+    voucher_ids = form.voucher.data
     try:
         amount = _amount_fen(form.amount.data)
         payment = _payment(form.code.data)
         with unit_of_work():
             def confirm():
-                return service.confirm_transaction(ref, amount_fen=amount, **payment), 201
+                return service.confirm_transaction(ref, amount_fen=amount, voucher_ids=voucher_ids, **payment), 201
             body, _status = idempotency.run_once(f"till.page:store:{ref.store_id}", form.key.data,
-                                                 {"amount": amount, **payment}, confirm)
+                                                 {"amount": amount, **payment, "voucher_ids": voucher_ids}, confirm)
     except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("transactions.terminal"))
+        # the payment was not taken: the till again, with why and a fresh quote to confirm
+        return _till_page(ref, service.till_for(ref), till_form, voucher_ids, error=_page_message(exc),
+                          error_status=exc.status)
     flash(_("交易已完成。"), "success")
     return redirect(url_for("transactions.till_transaction", transaction_id=body["id"]))
 
@@ -180,7 +232,7 @@ def till_refund(transaction_id: int):
                                      {"transaction_id": transaction_id, "pay_fen": pay_fen}, refund)
             flash(_("退款已完成。"), "success")
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(_page_message(exc, _("这次退款已用不同的金额提交过，请刷新页面后重试。")), "error")
     return redirect(url_for("transactions.till_transaction", transaction_id=transaction_id))
 
 

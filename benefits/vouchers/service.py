@@ -81,19 +81,28 @@ def clean_programme(data: dict, scope: Organisation) -> dict:
         add("name", "必填")
     elif len(name) > 128:
         add("name", "最多 128 个字")
+    elif not name.isprintable():
+        add("name", "不能含控制字符")
     out["name"] = name
     face = _fen(data, "face_fen", add, required=True, low=1)
     out["face_fen"] = face
     topup_bp, topup_fixed = data.get("topup_bp"), data.get("topup_fen")
     if topup_bp not in (None, "", 0) and topup_fixed not in (None, "", 0):
         add("topup_fen", "商家加赠只能按比例或按固定金额，二选一")
-    bp = _fen(data, "topup_bp", add, high=10_000)  # basis points: at most 100 %
+    bp = data.get("topup_bp")
+    if bp in (None, ""):
+        bp = None
+    elif isinstance(bp, bool) or not isinstance(bp, int) or not 0 <= bp <= 10_000:
+        add("topup_bp", "加赠比例须为 0%–100%（以万分之一计的整数，10% = 1000）")
+        bp = None
     fixed = _fen(data, "topup_fen", add)
     out["topup_bp"] = bp or None
     out["topup_fen"] = rules.topup_fen(face or 0, percent_bp=bp, fixed_fen=fixed)
     out["value_fen"] = (face or 0) + out["topup_fen"]
 
     split = data.get("split") or {}
+    if isinstance(split, dict) and set(split) - set(rules.FUNDERS):
+        add("split", "券的面值只能由工会和银行分摊（商家出的是加赠）")
     shares = {}
     for f in rules.FUNDERS:
         v = split.get(f, 0) if isinstance(split, dict) else None
@@ -155,8 +164,13 @@ def programmes_in_scope(scope: Organisation) -> list[VoucherProgramme]:
         .where(Organisation.path.startswith(scope.path)).order_by(VoucherProgramme.id.desc())))
 
 
+def _row_id(value) -> int | None:
+    """An id that can name a row (the columns are 32-bit); anything else names none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31 else None
+
+
 def get_programme(scope: Organisation, programme_id: int) -> VoucherProgramme:
-    programme = db.session.get(VoucherProgramme, programme_id)
+    programme = db.session.get(VoucherProgramme, programme_id) if _row_id(programme_id) else None
     if programme is None or not scope.contains(programme.org):
         raise NotFound("没有这个券活动。", code="unknown_programme")
     return programme
@@ -201,15 +215,20 @@ class Target:
         return "target" if self.member_ids is None else "list"
 
     def fingerprint(self) -> str:
+        """The same target, however its categories or members are ordered or repeated."""
         key = {"round": self.round}
         if self.member_ids is None:
-            key.update(categories=sorted(self.member_categories), org=self.org.id if self.org else None)
+            key.update(categories=sorted(set(self.member_categories)), org=self.org.id if self.org else None)
         else:
-            key["members"] = sorted(self.member_ids)
+            key["members"] = sorted(set(self.member_ids))
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
 def check_target(programme: VoucherProgramme, target: Target) -> None:
+    """A closed programme issues nothing; a target names categories, an organisation of the
+    programme's union, or members."""
+    if programme.status != "active":
+        raise Conflict("此券活动已结束，不能再发券。", code="programme_closed")
     errors = FieldErrors()
     add = errors.add
     if any(c not in MEMBER_CATEGORIES for c in target.member_categories):
@@ -230,10 +249,14 @@ def _candidates(programme: VoucherProgramme, target: Target, batch_id, lo=None, 
     """Members of the target who can still get a voucher of this batch: active, in the
     programme's union, not yet in the batch, under the programme's per-member limit. Their next
     sequence number comes along."""
-    m, v = Member.__table__.c, Voucher.__table__.c
-    held = (select(func.count()).where(v.programme_id == programme.id, v.member_id == m.id)
-            .correlate(Member.__table__).scalar_subquery())
-    conditions = [m.status == "active", held < programme.per_member,
+    members, v = Member.__table__, Voucher.__table__.c
+    m = members.c
+    # what each member already holds of the programme, counted once per statement (a hash join),
+    # not once per member: the batch's own INSERT reads it
+    held = (select(v.member_id, func.count().label("n")).where(v.programme_id == programme.id)
+            .group_by(v.member_id).subquery("held"))
+    n = func.coalesce(held.c.n, 0)
+    conditions = [m.status == "active", n < programme.per_member,
                   m.org_id.in_(select(Organisation.id).where(Organisation.path.startswith(programme.org.path)))]
     if batch_id is not None:
         conditions.append(~exists().where(v.batch_id == batch_id, v.member_id == m.id))
@@ -246,7 +269,8 @@ def _candidates(programme: VoucherProgramme, target: Target, batch_id, lo=None, 
             conditions.append(m.org_id.in_(select(Organisation.id).where(Organisation.path.startswith(target.org.path))))
     if lo is not None:
         conditions += [m.id >= lo, m.id < hi]
-    return select(m.id.label("member_id"), (held + 1).label("seq")).where(*conditions)
+    return (select(m.id.label("member_id"), (n + 1).label("seq"))
+            .select_from(members.outerjoin(held, held.c.member_id == m.id)).where(*conditions))
 
 
 @dataclass
@@ -291,8 +315,8 @@ def _batch_for(actor, programme: VoucherProgramme, target: Target) -> VoucherBat
     at = clock.now()
     db.session.execute(pg_insert(VoucherBatch.__table__).values(
         programme_id=programme.id, kind=target.kind, fingerprint=target.fingerprint(), round=target.round,
-        member_categories=sorted(target.member_categories), org_id=target.org.id if target.org else None,
-        source_name=target.source_name[:255], member_ids=sorted(target.member_ids or ()), issued_count=0,
+        member_categories=sorted(set(target.member_categories)), org_id=target.org.id if target.org else None,
+        source_name=target.source_name[:255], member_ids=sorted(set(target.member_ids or ())), issued_count=0,
         issued_fen=0, created_by_user_id=getattr(actor, "id", None), created_at=at, updated_at=at)
         .on_conflict_do_nothing(constraint="uq_voucher_batches_target"))
     return _existing_batch(programme, target)
@@ -305,8 +329,6 @@ def issue(actor, programme: VoucherProgramme, target: Target, *, commit_each: Ca
     (the CLI) ends each chunk's transaction so a long batch holds no lock for long and a
     rerun continues where it stopped. Returns what this run issued."""
     check_target(programme, target)
-    if programme.status != "active":
-        raise Conflict("此券活动已结束，不能再发券。", code="programme_closed")
     batch = _batch_for(actor, programme, target)
     m = Member.__table__.c
     lo, hi = db.session.execute(select(func.min(m.id), func.max(m.id))).one()
@@ -331,8 +353,10 @@ def issue(actor, programme: VoucherProgramme, target: Target, *, commit_each: Ca
 
 def _issue_chunk(programme_id: int, batch_id: int, target: Target, lo: int, hi: int) -> tuple[int, int]:
     """One chunk, in the caller's transaction: (issued, left out because the budget ran out)."""
+    # FOR NO KEY UPDATE: batches of the programme queue here, while the foreign keys of a new
+    # batch row or of a till's voucher use (KEY SHARE) do not wait for it, nor deadlock with it
     programme = db.session.scalar(select(VoucherProgramme).where(VoucherProgramme.id == programme_id)
-                                  .with_for_update().execution_options(populate_existing=True))
+                                  .with_for_update(key_share=True).execution_options(populate_existing=True))
     room = (programme.budget_fen - programme.issued_fen) // programme.face_fen
     candidates = _candidates(programme, target, batch_id, lo, hi).order_by(Member.__table__.c.id)
     wanted = db.session.scalar(select(func.count()).select_from(candidates.subquery())) if room == 0 else None
@@ -454,7 +478,7 @@ _UNAVAILABLE = {"spent": ("voucher_spent", "此券余额已用完。"),
 def _unavailable(voucher_id, member_id) -> VoucherRefused:
     """Why a voucher the till asked for is not among the card's usable ones (read only when refusing)."""
     status = None
-    if isinstance(voucher_id, int) and 0 < voucher_id < 2**31 and member_id is not None:
+    if _row_id(voucher_id) and member_id is not None:
         status = db.session.scalar(select(Voucher.status).where(Voucher.id == voucher_id,
                                                                 Voucher.member_id == member_id))
     code, message = _UNAVAILABLE.get(status, ("voucher_unavailable", "这张券不属于此卡的会员。"))
@@ -462,40 +486,49 @@ def _unavailable(voucher_id, member_id) -> VoucherRefused:
 
 
 _v = Voucher.__table__.c
-_SPEND = (update(Voucher.__table__)
+_DEBIT = (update(Voucher.__table__)
           .where(_v.id == bindparam("b_id"), _v.member_id == bindparam("b_member"), _v.status == "active",
                  _v.balance_fen == bindparam("b_balance"), _v.face_left_fen == bindparam("b_face_left"))
           .values(balance_fen=bindparam("b_balance_after"), face_left_fen=bindparam("b_face_left_after"),
                   status=case((bindparam("b_balance_after") == 0, "spent"), else_="active"),
                   closed_at=case((bindparam("b_balance_after") == 0, bindparam("b_at")), else_=None))
-          .returning(_v.id))
+          .returning(_v.id).cte("debit"))
+_USE_COLUMNS = ("usage_key", "programme_id", "member_id", "merchant_id", "amount_fen", "face_fen", "topup_fen",
+                "union_fen", "bank_fen", "forfeited_fen", "forfeited_face_fen", "business_day")
+_u = VoucherUse.__table__.c
+# one statement per voucher: the compare-and-set debit, and the use recorded only if it hit
+_SPEND = (insert(VoucherUse.__table__)
+          .from_select(["voucher_id", *_USE_COLUMNS, "returned_fen", "returned_union_fen", "returned_bank_fen",
+                        "returned_topup_fen", "created_at"],
+                       select(_DEBIT.c.id, *[bindparam("u_" + c, type_=_u[c].type) for c in _USE_COLUMNS],
+                              literal(0), literal(0), literal(0), literal(0), bindparam("b_at", type_=_u.created_at.type)))
+          .returning(_u.id))
 
 
 def spend(covers: list[rules.Cover], *, member_id: int, merchant_id: int, usage_key: str, day: date) -> bool:
-    """Debit each cover's voucher exactly as read (compare-and-set) and record its use. False,
-    with nothing of this call left written by it, when another till changed one of them: read
-    them again (`held_vouchers`) and plan afresh. Flush only: the caller's unit of work commits."""
+    """Debit each cover's voucher exactly as read (compare-and-set) and record its use, one
+    statement each. False, with nothing of this call left written by it, when another till
+    changed one of them: read them again (`held_vouchers`) and plan afresh. Flush only: the
+    caller's unit of work commits."""
     at = clock.now()
     done = []
     for c in covers:
         after = 0 if c.forfeited_fen or c.amount_fen == c.balance_before else c.balance_before - c.amount_fen
         face_after = 0 if after == 0 else c.face_left_before - c.face_fen
-        hit = db.session.scalar(_SPEND, {"b_id": c.voucher_id, "b_member": member_id, "b_balance": c.balance_before,
-                                         "b_face_left": c.face_left_before, "b_balance_after": after,
-                                         "b_face_left_after": face_after, "b_at": at})
-        if hit is None:
-            for d, (bal, face_left) in done:
+        use_id = db.session.scalar(_SPEND, {
+            "b_id": c.voucher_id, "b_member": member_id, "b_balance": c.balance_before,
+            "b_face_left": c.face_left_before, "b_balance_after": after, "b_face_left_after": face_after, "b_at": at,
+            "u_usage_key": usage_key, "u_programme_id": c.programme_id, "u_member_id": member_id,
+            "u_merchant_id": merchant_id, "u_amount_fen": c.amount_fen, "u_face_fen": c.face_fen,
+            "u_topup_fen": c.topup_fen, "u_union_fen": c.union_fen, "u_bank_fen": c.bank_fen,
+            "u_forfeited_fen": c.forfeited_fen, "u_forfeited_face_fen": c.forfeited_face_fen, "u_business_day": day})
+        if use_id is None:
+            for d, use in done:
                 db.session.execute(update(Voucher.__table__).where(_v.id == d.voucher_id).values(
-                    balance_fen=bal, face_left_fen=face_left, status="active", closed_at=None))
+                    balance_fen=d.balance_before, face_left_fen=d.face_left_before, status="active", closed_at=None))
+                db.session.execute(VoucherUse.__table__.delete().where(_u.id == use))
             return False
-        done.append((c, (c.balance_before, c.face_left_before)))
-    if covers:
-        db.session.execute(insert(VoucherUse.__table__), [dict(
-            usage_key=usage_key, voucher_id=c.voucher_id, programme_id=c.programme_id, member_id=member_id,
-            merchant_id=merchant_id, amount_fen=c.amount_fen, face_fen=c.face_fen, topup_fen=c.topup_fen,
-            union_fen=c.union_fen, bank_fen=c.bank_fen, forfeited_fen=c.forfeited_fen,
-            forfeited_face_fen=c.forfeited_face_fen, returned_fen=0, returned_union_fen=0, returned_bank_fen=0,
-            returned_topup_fen=0, business_day=day, created_at=at) for c in covers])
+        done.append((c, use_id))
     return True
 
 
@@ -543,7 +576,7 @@ def member_vouchers(member: Member) -> list[Voucher]:
 
 
 def get_member_voucher(member: Member, voucher_id: int) -> Voucher:
-    v = db.session.get(Voucher, voucher_id)
+    v = db.session.get(Voucher, voucher_id) if _row_id(voucher_id) else None
     if v is None or v.member_id != member.id:
         raise NotFound("没有这张券。", code="unknown_voucher")
     return v
@@ -590,7 +623,7 @@ def messages(member: Member, limit: int = 50) -> list[Message]:
 # --- voiding and expiry ---------------------------------------------------------------------------
 
 def get_voucher_in_scope(scope: Organisation, voucher_id: int) -> Voucher:
-    v = db.session.get(Voucher, voucher_id)
+    v = db.session.get(Voucher, voucher_id) if _row_id(voucher_id) else None
     if v is None or not scope.contains(v.programme.org):
         raise NotFound("没有这张券。", code="unknown_voucher")
     return v
@@ -602,8 +635,9 @@ def void(actor, voucher: Voucher, reason: str) -> Voucher:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("请填写作废原因。", details={"fields": {"reason": ["必填"]}})
-    if len(reason) > 255:
-        raise ValidationError("作废原因最多 255 个字。", details={"fields": {"reason": ["最多 255 个字"]}})
+    if len(reason) > 255 or not reason.isprintable():
+        raise ValidationError("作废原因最多 255 个字，且不能含控制字符。",
+                              details={"fields": {"reason": ["最多 255 个字，不能含控制字符"]}})
     at = clock.now()
     hit = db.session.execute(update(Voucher.__table__).where(_v.id == voucher.id, _v.status == "active")
                              .values(status="voided", void_reason=reason, closed_at=at)).rowcount
