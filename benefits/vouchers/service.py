@@ -1,10 +1,11 @@
 """Vouchers: programmes, batch issue, the till's use and refund, voiding, expiry, reports.
 
 Exactness:
-- Issuing takes the programme row's lock (`FOR UPDATE`) for each chunk, so two batches of one
-  programme queue; each chunk is one INSERT … SELECT that skips members already in the batch or
-  at the programme's per-member limit, never issues beyond the budget left, and then counts
-  what it issued onto the programme row (CHECK issued ≤ budget). Unique (batch, member) and
+- Issuing takes the programme row's lock (`FOR NO KEY UPDATE`: tills' foreign-key checks on the
+  row do not wait) for each chunk, so two batches of one programme queue; each chunk is one
+  INSERT … SELECT that skips members already in the batch or at the programme's per-member
+  limit, never issues beyond the budget left, and then counts what it issued onto the programme
+  row (CHECK issued ≤ budget). Unique (batch, member) and
   (programme, member, seq) make a repeated or concurrent batch issue nobody twice.
 - At the till a voucher is debited with one compare-and-set statement (its balance and face
   left as read) that also records the use; when another till changed the voucher in between,

@@ -163,6 +163,30 @@ def test_a_refund_after_expiry_returns_the_balance_to_a_closed_voucher(world):
     assert report["expired"]["value_fen"] == 10000 and report["outstanding"]["value_fen"] == 0
 
 
+def test_a_refund_after_the_statement_closed_is_an_adjustment_in_the_next_one(world):
+    w = world
+    p = vf.programme(w["tree"]["bozhou"], face_fen=10000, topup_bp=1000, split={"union": 60, "bank": 40})
+    vf.issue(p)
+    v = _voucher(w["poor"])
+    txn, _ = _pay(w, 11000, voucher_ids=[v.id])        # the whole 110.00: face 100.00, top-up 10.00
+    clock.set_frozen(datetime(2026, 11, 19, 2, 0, tzinfo=timezone.utc))
+    closed = settlement.close_statement(None, w["shop"], date(2026, 11, 18))
+    assert closed.union_owes_fen == 6000 and closed.bank_owes_fen == 4000
+    assert closed.totals["sales"]["voucher_topup_fen"] == 1000
+
+    till.refund_transaction(w["till"], txn.id, pay_fen=0)   # paid wholly by the voucher: whole refund
+    db.session.refresh(closed)
+    assert closed.union_owes_fen == 6000                    # a closed statement never changes
+    open_ = settlement.period_totals(w["shop"].id, None)
+    adj = open_["adjustments"]
+    assert (adj["count"], adj["voucher_fen"], adj["voucher_union_fen"], adj["voucher_bank_fen"],
+            adj["voucher_topup_fen"]) == (1, 11000, 6000, 4000, 1000)
+    assert open_["refunds"]["count"] == 0
+    assert (open_["union_owes_fen"], open_["bank_owes_fen"]) == (-6000, -4000)
+    db.session.refresh(v)
+    assert (v.balance_fen, v.face_left_fen) == (11000, 10000)
+
+
 def test_issuing_again_issues_nobody_twice_and_never_beyond_the_budget(world):
     w = world
     more = [factories.member(w["tree"]["gujing"], category="hardship") for _ in range(4)]
