@@ -32,6 +32,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": os.environ.get("DB_POOL_PRE_PING") == "1",
         "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE_SECONDS", "1800")),
+        # A statement's parameters (ID numbers, phones) stay out of error messages and logs.
+        "hide_parameters": True,
     }
     REDIS_URL = redis_url_from_env()
 
@@ -49,9 +51,19 @@ class Config:
     # Uploads through the admin page; the CLI import has no row cap.
     WEB_IMPORT_MAX_ROWS = int(os.environ.get("WEB_IMPORT_MAX_ROWS", "5000"))
 
+    # Sign-in throttling counts failures only (benefits/auth/throttle.py, docs/security.md): an
+    # address may fail LOGIN_MAX_PER_ADDRESS times per window; an account LOGIN_MAX_PER_ACCOUNT
+    # times, then each failure doubles its wait from LOGIN_DELAY_SECONDS up to the cap; its
+    # failures are forgotten LOGIN_ACCOUNT_MEMORY_SECONDS after the last one.
     LOGIN_MAX_PER_ACCOUNT = int(os.environ.get("LOGIN_MAX_PER_ACCOUNT", "5"))
     LOGIN_MAX_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_PER_ADDRESS", "30"))
     LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", "900"))
+    LOGIN_DELAY_SECONDS = int(os.environ.get("LOGIN_DELAY_SECONDS", "60"))
+    LOGIN_DELAY_MAX_SECONDS = int(os.environ.get("LOGIN_DELAY_MAX_SECONDS", "1800"))
+    LOGIN_ACCOUNT_MEMORY_SECONDS = int(os.environ.get("LOGIN_ACCOUNT_MEMORY_SECONDS", "86400"))
+    # How many proxies in front of the app set X-Forwarded-For/-Proto (nginx: 1). 0 ignores
+    # those headers, which any client can send; the client address is then the peer's.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -93,7 +105,11 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    # __Host-: the browser takes the cookie only over HTTPS, for the whole site and from this
+    # host alone, so a sibling subdomain cannot plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-session"
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 

@@ -9,7 +9,7 @@ from flask import Flask, redirect, request, url_for
 
 from config import config_from_env
 
-from . import counters, i18n, idempotency, templating  # noqa: F401
+from . import counters, i18n, idempotency, inputs, proxies, security, templating  # noqa: F401
 from .auth.service import load_user
 from .database import end_request
 from .benchmark import bp as bench_bp
@@ -50,11 +50,14 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(exist_ok=True)
+    proxies.init_app(app)
     db.init_app(app)
     app.teardown_request(end_request)
     register_models()
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    inputs.init_app(app)  # ids that fit their column, no NUL, no deep JSON: before anything reads the request
     csrf.init_app(app)
+    security.init_app(app)
     i18n.init_app(app, babel)
     counters.init_app(app)
     api.init_app(app)
@@ -92,8 +95,9 @@ def register_blueprints(app: Flask) -> None:
     for domain in DOMAINS:
         api_module = _domain_module(domain, "api")
         if api_module is not None:
-            # JSON API authenticates by session or terminal key; CSRF is covered by requiring a
-            # JSON body (browsers cannot send one cross-site without CORS) and SameSite cookies.
+            # JSON API authenticates by session or terminal key, so no form tokens here: a call
+            # that carries the session cookie must send JSON (or an X-CSRF-Token header) from our
+            # own origin instead (security.py).
             csrf.exempt(api_module.blp)
             api.register_blueprint(api_module.blp, url_prefix=f"/api/v1{api_module.URL_PREFIX}")
         views_module = _domain_module(domain, "views")

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, literal_column, select, table, text
 
 from . import clock
 from .extensions import db
+from .inputs import whole_number
 from .money import parse_yuan
 from .transactions.api import terminal_key_from_request
 from .transactions.service import TillRef, payment_read
@@ -80,7 +81,7 @@ def till_read():
 def write():
     _ensure_tables()
     # one row per worker process by default: the floor without lock waits; ?id= to share a row
-    counter_id = request.args.get("id", type=int) or (os.getpid() % COUNTER_ROWS + 1)
+    counter_id = request.args.get("id", type=whole_number) or (os.getpid() % COUNTER_ROWS + 1)
     updated = db.session.execute(
         text("UPDATE bench_counters SET value = value + 1 WHERE id = :id AND value < :cap"),
         {"id": counter_id, "cap": CAP}).rowcount

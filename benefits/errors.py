@@ -27,6 +27,10 @@ class DomainError(Exception):
             self.status = status
         self.details = details or {}
 
+    def headers(self) -> dict[str, str]:
+        """Response headers that belong to this error (Retry-After on a 429)."""
+        return {}
+
 
 class ValidationError(DomainError):
     status = 400
@@ -67,6 +71,15 @@ class Unprocessable(DomainError):
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.details.setdefault("retry_after_seconds", retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -114,8 +127,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
         if is_api_request():
-            return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
-        return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
+            return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status, exc.headers()
+        return (render_template("errors/error.html", status=exc.status, message=exc.message), exc.status,
+                exc.headers())
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

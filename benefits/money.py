@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-_YUAN = re.compile(r"^(0|[1-9]\d{0,11})(?:\.(\d{1,2}))?$")
+# [0-9], not \d: \d also matches Arabic-Indic "٢٥٠" and full-width "２５０", which int() reads as 250
+_YUAN = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,2}))?")
 
 
 class MoneyFormatError(ValueError):
@@ -11,14 +12,15 @@ class MoneyFormatError(ValueError):
 
 
 def parse_yuan(text: str | int, *, allow_zero: bool = False) -> int:
-    """'12.3' -> 1230 fen. Rejects negatives, more than two decimals, junk and (by default) zero."""
+    """'12.3' -> 1230 fen. Rejects negatives, more than two decimals, digits other than 0-9, junk
+    and (by default) zero."""
     if isinstance(text, bool):
         raise MoneyFormatError("amount must be a yuan string such as 12.34")
     if isinstance(text, int):
         text = str(text)
     if not isinstance(text, str):
         raise MoneyFormatError("amount must be a yuan string such as 12.34")
-    match = _YUAN.match(text.strip())
+    match = _YUAN.fullmatch(text.strip())
     if not match:
         raise MoneyFormatError(f"{text!r} is not an amount in yuan with at most two decimals")
     whole, frac = match.group(1), (match.group(2) or "")

@@ -5,11 +5,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from .extensions import db
+from .inputs import Integer
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 def paginate(stmt, page: int, per_page: int) -> tuple[list, int]:

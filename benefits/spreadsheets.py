@@ -1,9 +1,10 @@
 """Spreadsheets in and out: formula-injection escaping for exports and the XLSX archive guard
-for uploads (zip bombs, non-workbooks) — shared by every import and export."""
+for uploads (zip bombs, non-workbooks, DTDs) — shared by every import and export."""
 from __future__ import annotations
 
 import io
 import zipfile
+from xml.parsers import expat
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_COMPRESSION_RATIO = 100
@@ -53,3 +54,39 @@ def check_xlsx_archive(data: bytes, max_uncompressed: int) -> None:
             if info.file_size > 1024 * 1024 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
                 raise UnsafeSpreadsheet("the XLSX file is compressed suspiciously well (zip bomb?)",
                                         "xlsx_zip_bomb")
+        for info in infos:
+            if _declares_dtd(archive, info):
+                raise UnsafeSpreadsheet("the XLSX file declares a DTD (<!DOCTYPE …>), which no workbook needs: "
+                                        "entity tricks are refused", "xlsx_dtd")
+
+
+class _Prolog(Exception):
+    """Raised by the expat handlers: the part's DTD, or its root element, has been reached."""
+
+
+def _stop_at_dtd(*_args):
+    raise _Prolog("dtd")
+
+
+def _stop_at_root(*_args):
+    raise _Prolog("root")
+
+
+def _declares_dtd(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the part (any part: openpyxl follows the package's own relationships, whatever the
+    names) has a DOCTYPE. Only its prolog is read: expat stops at the DTD or at the root element,
+    before any entity is declared or expanded, in whatever encoding the part declares. A part
+    that is not XML (an image) or not well-formed is left to openpyxl to refuse."""
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _stop_at_dtd
+    parser.StartElementHandler = _stop_at_root
+    with archive.open(info) as part:
+        try:
+            while chunk := part.read(64 * 1024):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+        except _Prolog as reached:
+            return str(reached) == "dtd"
+        except expat.ExpatError:
+            return False
+    return False

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,9 +23,15 @@ from benefits import clock, create_app
 from benefits.auth import throttle
 from benefits.extensions import db
 from config import TestingConfig, normalise_database_url
+from tests import logscan
 
 ROOT = Path(__file__).resolve().parent.parent
 _schemas_made: set[str] = set()
+
+
+def pytest_configure(config):
+    # After the whole suite, no log the tests produced may hold a whole ID number.
+    config.pluginmanager.register(logscan, "logscan")
 
 
 def ensure_postgres_database(url: str) -> str:
@@ -48,6 +55,7 @@ def embedded_servers():
     folder = Path(tempfile.mkdtemp(prefix="benefits-test-"))
     yield folder
     devservers.stop(folder)
+    logscan.keep(folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -79,8 +87,22 @@ def redis_url(embedded_servers) -> str:
     return os.environ.get("TEST_REDIS_URL") or devservers.redis_url(embedded_servers)
 
 
+class ApiClient(FlaskClient):
+    """Calls the JSON API as the site's scripts and API clients do: an unsafe call given no body
+    is still sent as JSON, which a call with the session cookie must be (benefits/security.py).
+    Forms and uploads keep the content type the test gives them."""
+
+    def open(self, *args, **kwargs):
+        path = args[0] if args and isinstance(args[0], str) else ""
+        if (path.startswith("/api/") and kwargs.get("method", "GET") in ("POST", "PUT", "PATCH", "DELETE")
+                and not {"json", "data", "content_type"} & kwargs.keys()):
+            kwargs["content_type"] = "application/json"
+        return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, **overrides):
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None, **overrides})
+    app.test_client_class = ApiClient
 
     # Tests hold one app context open, and Flask reuses it for every test-client request, so
     # `g` (where Flask-Login caches the user and Flask-Babel the locale) would leak from one
@@ -176,9 +198,12 @@ class Gunicorn:
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         self.log = open(artifacts / f"gunicorn-{self.port}.log", "w")
+        logscan.produced(Path(self.log.name))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
              "-b", f"127.0.0.1:{self.port}", "--timeout", "60",
+             # the access log too: it keeps every URL, where no ID number may be (tests/logscan.py)
+             "--access-logfile", "-",
              # the default control socket is one path per host, shared by every gunicorn on it
              "--no-control-socket", "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)

@@ -51,3 +51,9 @@ def member_user(org, **kwargs) -> User:
 def admin(org, username: str | None = None) -> User:
     return auth.create_staff_user(None, username=username or f"admin{next(_seq)}", display_name="管理员",
                                   password=PASSWORD, role="admin", org=org)
+
+
+def pickup_staff(office, username: str | None = None) -> User:
+    """Staff of the prize counter at a union office: hands prizes out at that office's points."""
+    return auth.create_staff_user(None, username=username or f"pickup{next(_seq)}", display_name="领奖点",
+                                  password=PASSWORD, role="pickup_staff", org=office)

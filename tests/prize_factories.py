@@ -45,10 +45,11 @@ def rich_member(org, points_amount=1000, **kwargs):
 
 
 def world(points_amount=1000):
-    """Province tree, a city admin, a second admin, a pickup office, a member with points."""
+    """Province tree, a city admin, a second admin, a pickup office with its staff, a member with points."""
     tree = factories.org_tree()
     admin = factories.admin(tree["bozhou"], username="prize_admin")
     second = factories.admin(tree["bozhou"], username="second_admin")
     point = pickup_point(admin, tree["gujing"])
+    staff = factories.pickup_staff(tree["gujing"], username="gujing_pickup")
     member = rich_member(tree["gujing"], points_amount, name="王小明")
-    return {"tree": tree, "admin": admin, "second": second, "point": point, "member": member}
+    return {"tree": tree, "admin": admin, "second": second, "point": point, "staff": staff, "member": member}

@@ -13,6 +13,7 @@ from ..audit import service as audit
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
+from ..inputs import whole_number
 from ..members import importing
 from ..members import service as members
 from ..orgs import service as orgs
@@ -24,30 +25,35 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 20
 
 
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+def _page_number(values=None) -> int:
+    values = request.args if values is None else values
+    return max(1, min(values.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 @bp.get("")
 @admin_required
 def dashboard():
     scope = current_scope()
-    focus = orgs.get_in_scope(scope, request.args.get("org", scope.id, type=int))
+    focus = orgs.get_in_scope(scope, request.args.get("org", scope.id, type=whole_number))
     return render_template("admin/dashboard.html", scope=scope, focus=focus,
                            trail=[o for o in orgs.ancestors(focus) if scope.contains(o)],
                            children=orgs.children(focus), child_counts=orgs.child_counts(focus))
 
 
-@bp.get("/members")
+@bp.route("/members", methods=["GET", "POST"])
 @admin_required
 def member_list():
+    """The member register. The search box may hold a whole ID number, so it is posted and never
+    put in a URL (access logs keep URLs); its result pages are posted from the same form. The
+    filters alone stay in the query string, where links (the dashboard's, the pager's) carry them."""
     scope = current_scope()
-    q = (request.args.get("q") or "").strip()[:64]
-    status = request.args.get("status") if request.args.get("status") in ("active", "left") else None
-    category = request.args.get("category") or None
+    filters = request.form if request.method == "POST" else request.args
+    q = (request.form.get("q") or "").strip()[:64]
+    status = filters.get("status") if filters.get("status") in ("active", "left") else None
+    category = filters.get("category") or None
     category = category if category in dict(category_choices()) else None
-    org = orgs.get_in_scope(scope, request.args.get("org", type=int)) if request.args.get("org") else None
-    page = _page_number()
+    org = orgs.get_in_scope(scope, filters.get("org", type=whole_number)) if filters.get("org") else None
+    page = _page_number(filters)
     stmt = members.search_members(org or scope, q, status, category)
     items, total = paginate(members.with_cards(stmt), page, PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
@@ -61,7 +67,7 @@ def member_new():
     scope = current_scope()
     form = MemberForm()
     if request.method == "GET":
-        start = request.args.get("org", type=int)
+        start = request.args.get("org", type=whole_number)
         form.org_code.data = orgs.get_in_scope(scope, start).code if start else scope.code
     if form.validate_on_submit():
         org = orgs.get_by_code(form.org_code.data.strip())

@@ -1,33 +1,33 @@
 """Sign-in over JSON for apps and tills: the same session cookie, throttle and generic error as the page."""
 from flask import request
 from flask.views import MethodView
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
+from flask_wtf.csrf import generate_csrf
 
 from ..database import transactional, unit_of_work
 from ..errors import NotAuthenticated
-from . import service
-from .views import fresh_session
-from .schemas import ActivateSchema, LoginSchema, SessionUserSchema
+from . import devices, service
+from .views import fresh_session, start_session
+from .schemas import ActivateSchema, CsrfTokenSchema, LoginSchema, SessionUserSchema
 
 URL_PREFIX = "/auth"
 blp = Blueprint("auth_api", __name__, description="Sign-in, sign-out and member activation")
-
-
-def _start_session(user) -> None:
-    fresh_session()  # a fresh session on every sign-in
-    login_user(user)
 
 
 @blp.route("/login")
 class Login(MethodView):
     @blp.arguments(LoginSchema, error_status_code=400)
     @blp.response(200, SessionUserSchema)
+    @blp.alt_response(429, description="too_many_requests: too many failures from this account or address; "
+                                        "`Retry-After` (and `details.retry_after_seconds`) says when to try again")
     def post(self, data):
-        """Sign in; sets the session cookie. Unknown account and wrong password give one generic 401."""
+        """Sign in; sets the session cookie (and the known-device cookie, see docs/security.md).
+        Unknown account and wrong password give one generic 401."""
+        device = devices.read(request)
         with unit_of_work():
-            user = service.authenticate(data["username"], data["password"], request.remote_addr or "")
-        _start_session(user)
+            user = service.authenticate(data["username"], data["password"], request.remote_addr or "", device)
+        start_session(user, device)
         return user
 
 
@@ -52,5 +52,14 @@ class Activate(MethodView):
     def post(self, data):
         """Activate a member account once (ID number + card number or activation code) and sign in."""
         user = service.activate_member(address=request.remote_addr or "", **data)
-        _start_session(user)
+        start_session(user, devices.read(request))
         return user
+
+
+@blp.route("/csrf-token")
+class CsrfToken(MethodView):
+    @blp.response(200, CsrfTokenSchema)
+    def get(self):
+        """A token for the `X-CSRF-Token` header. A call that carries the session cookie must be
+        JSON or send this header: a multipart upload needs it (see docs/security.md)."""
+        return {"csrf_token": generate_csrf()}

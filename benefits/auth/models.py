@@ -12,7 +12,9 @@ from ..extensions import db
 from ..members.models import Member
 from ..orgs.models import Organisation
 
-ROLES = ("member", "merchant_staff", "admin")
+# pickup_staff: an account at a union office's prize counter (its org is that office); it hands
+# prizes out at that office's pickup points and reaches nothing else (auth/access.py).
+ROLES = ("member", "merchant_staff", "pickup_staff", "admin")
 
 
 def new_session_token() -> str:
@@ -27,8 +29,9 @@ class User(UserMixin, db.Model):
     """
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('member','merchant_staff','admin')", name="role_known"),
+        CheckConstraint("role IN ('member','merchant_staff','pickup_staff','admin')", name="role_known"),
         CheckConstraint("role <> 'admin' OR org_id IS NOT NULL", name="admin_has_scope"),
+        CheckConstraint("role <> 'pickup_staff' OR org_id IS NOT NULL", name="pickup_staff_has_office"),
         CheckConstraint("role <> 'member' OR member_id IS NOT NULL", name="member_has_member"),
     )
 

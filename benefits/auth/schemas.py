@@ -27,3 +27,7 @@ class SessionUserSchema(Schema):
     role = fields.String()
     org_id = fields.Integer(allow_none=True)
     member_id = fields.Integer(allow_none=True)
+
+
+class CsrfTokenSchema(Schema):
+    csrf_token = fields.String(metadata={"description": "send it back in the X-CSRF-Token header"})

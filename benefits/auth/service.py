@@ -14,10 +14,11 @@ from ..members import service as members
 from ..members.models import Card, Member
 from ..orgs.models import Organisation
 from ..pii import InvalidIdNumber, normalise_id_number
-from . import throttle
+from . import passwords, throttle
 from .models import User, new_session_token
+from .throttle import KnownDevice
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = passwords.MIN_LENGTH
 # Checked against when the account is unknown, so both paths cost the same.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -38,29 +39,59 @@ def _canonical_username(username: str) -> str:
         return username
 
 
-def authenticate(username: str, password: str, address: str) -> User:
+def _wait_text(seconds: int) -> tuple[str, str]:
+    if seconds < 60:
+        return f"{seconds} 秒", f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} 分钟", f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def too_many_attempts(retry_after: int) -> TooManyRequests:
+    zh, en = _wait_text(retry_after)
+    return TooManyRequests(f"尝试次数过多，请在 {zh}后再试。 Too many attempts; try again in {en}.",
+                           retry_after=retry_after)
+
+
+def authenticate(username: str, password: str, address: str, device: KnownDevice | None = None) -> User:
+    """Failures count against the account (or, on a browser where it signed in before, against
+    that browser alone) and the address; a success gives its count back (throttle.py)."""
     username = _canonical_username(username)
-    if not throttle.hit(username, address):
-        raise TooManyRequests("尝试次数过多，请稍后再试。 Too many attempts; try again later.")
+    try:
+        throttle.reserve(username, address, device)
+    except throttle.Refused as refused:
+        raise too_many_attempts(refused.retry_after) from None
     user = db.session.scalar(select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not valid or not user.is_enabled:
         raise InvalidCredentials(GENERIC_LOGIN_ERROR)
-    throttle.clear_account(username)
+    throttle.release(username, address, device)
     user.last_login_at = clock.now()
     db.session.flush()
     return user
 
 
-def check_password_rules(password: str) -> None:
-    if not password or len(password) < MIN_PASSWORD:
-        raise ValidationError(f"password must have at least {MIN_PASSWORD} characters",
-                              details={"fields": {"password": f"at least {MIN_PASSWORD} characters"}})
+_PASSWORD_PROBLEMS = {
+    "too_short": (f"密码至少需要 {MIN_PASSWORD} 位。 The password must have at least {MIN_PASSWORD} characters.",
+                  f"at least {MIN_PASSWORD} characters"),
+    "common": ("这个密码太常见，很容易被猜中，请换一个。 This password is too common and easy to guess; choose another.",
+               "too common"),
+    "like_account": ("密码不能取自账号或身份证号。 The password must not be taken from the account name or ID number.",
+                     "taken from the account name"),
+}
+
+
+def check_password_rules(password: str, account: str = "") -> None:
+    """Every place that sets a password calls this first."""
+    problem = passwords.problem(password, account)
+    if problem is not None:
+        message, field = _PASSWORD_PROBLEMS[problem]
+        raise ValidationError(message, code="weak_password" if problem != "too_short" else None,
+                              details={"fields": {"password": field}})
 
 
 def create_staff_user(actor, *, username: str, display_name: str, password: str, role: str,
                       org: Organisation | None = None) -> User:
-    check_password_rules(password)
+    check_password_rules(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict("this username is taken", code="username_taken")
     user = User(username=username, display_name=display_name, role=role,
@@ -78,13 +109,15 @@ _ACTIVATION_ERROR = "身份证号与卡号或激活码不匹配。 The ID number
 def activate_member(*, id_number: str, password: str, address: str, card_number: str | None = None,
                     activation_code: str | None = None) -> User:
     """Once per member: prove who you are with card number or activation code, choose a password."""
-    check_password_rules(password)
     try:
         id_number = normalise_id_number(id_number)
     except InvalidIdNumber as exc:
         raise ValidationError(str(exc), details={"fields": {"id_number": str(exc)}}) from None
-    if not throttle.hit("activate:" + id_number, address):
-        raise TooManyRequests("尝试次数过多，请稍后再试。 Too many attempts; try again later.")
+    check_password_rules(password, id_number)
+    try:
+        throttle.reserve("activate:" + id_number, address)
+    except throttle.Refused as refused:
+        raise too_many_attempts(refused.retry_after) from None
     member = db.session.scalar(select(Member).where(Member.id_number == id_number))
     if member is None or member.status != "active":
         raise InvalidCredentials(_ACTIVATION_ERROR, code="activation_failed")
@@ -103,7 +136,7 @@ def activate_member(*, id_number: str, password: str, address: str, card_number:
                 password_hash=generate_password_hash(password), member_id=member.id)
     db.session.add(user)
     db.session.flush()
-    throttle.clear_account("activate:" + id_number)
+    throttle.release("activate:" + id_number, address)
     return user
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, after_this_request, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..database import unit_of_work
 from ..errors import DomainError
 from ..extensions import api
-from . import service
+from . import devices, service
 from .forms import ActivateForm, LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -21,6 +21,8 @@ def home_for(user) -> str:
         return url_for("admin.dashboard")
     if user.role == "merchant_staff":
         return url_for("transactions.terminal") if "transactions.terminal" in _endpoints() else url_for("auth.index")
+    if user.role == "pickup_staff":
+        return url_for("prizes.pickup")  # the only page they have (auth/access.py)
     return url_for("member.home")
 
 
@@ -34,6 +36,13 @@ def fresh_session() -> None:
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def start_session(user, device) -> None:
+    """Sign in with a fresh session, and let this browser be known to the account next time."""
+    fresh_session()
+    login_user(user)
+    after_this_request(lambda response: devices.remember(response, device, user.username))
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -56,16 +65,16 @@ def index():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        device = devices.read(request)
         try:
             with unit_of_work():
-                user = service.authenticate(form.username.data, form.password.data, request.remote_addr or "")
-            fresh_session()  # a fresh session on every sign-in
-            login_user(user)
+                user = service.authenticate(form.username.data, form.password.data, request.remote_addr or "",
+                                            device)
+            start_session(user, device)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
         except DomainError as exc:
             flash(exc.message, "error")
-            status = exc.status
-            return render_template("auth/login.html", form=form), status
+            return render_template("auth/login.html", form=form), exc.status, exc.headers()
     return render_template("auth/login.html", form=form)
 
 
@@ -93,13 +102,12 @@ def activate():
                     id_number=form.id_number.data, password=form.password.data,
                     address=request.remote_addr or "", card_number=form.card_number.data or None,
                     activation_code=form.activation_code.data or None)
-            fresh_session()
-            login_user(user)
+            start_session(user, devices.read(request))
             flash(_("账号已激活。"), "info")
             return redirect(url_for("member.home"))
         except DomainError as exc:
             flash(exc.message, "error")
-            return render_template("auth/activate.html", form=form), exc.status
+            return render_template("auth/activate.html", form=form), exc.status, exc.headers()
     return render_template("auth/activate.html", form=form)
 
 

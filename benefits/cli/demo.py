@@ -132,5 +132,7 @@ def demo_credentials() -> list[tuple[str, str, str]]:
         .where(User.role != "member").order_by(User.id).limit(60)).all()
     creds = [(f"{role} {display}", username, DEMO_PASSWORD) for role, username, display in staff]
     if db.session.scalar(select(User.id).where(User.username == DEMO_MEMBER_ID)) is not None:
-        creds.append(("member 张伟", DEMO_MEMBER_ID, DEMO_PASSWORD))
+        # The one ID number ever printed: made up for the demo (README names it too), and the
+        # member signs in with it.
+        creds.append(("member 张伟 (made-up demo ID number)", DEMO_MEMBER_ID, DEMO_PASSWORD))
     return creds

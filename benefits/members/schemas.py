@@ -1,6 +1,9 @@
 """Members and cards in and out of the JSON API. Output never carries a raw ID number or phone."""
-from marshmallow import Schema, fields, validate
+import re
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..inputs import Integer
 from ..pagination import PageArgs, page_schema
 from ..pii import mask_id_number, mask_phone
 from .models import CARD_STATUSES, CATEGORIES
@@ -43,16 +46,34 @@ class MemberDetailSchema(MemberSchema):
 MemberPageSchema = page_schema(MemberSchema, "MemberPage")
 
 
-class MemberQueryArgs(PageArgs):
+class MemberSearchSchema(PageArgs):
+    """A member search posted as JSON: the one way to look a whole ID number up, since URLs are
+    kept in access logs."""
     q = fields.String(load_default=None, validate=validate.Length(max=64),
-                      metadata={"description": "name, card number, masked ID (3416**********1234) or last 4-6 ID characters"})
+                      metadata={"description": "name, card number, whole ID number, masked ID (3416**********1234) "
+                                               "or last 4-6 ID characters"})
     status = fields.String(load_default=None, validate=validate.OneOf(["active", "left"]))
     category = fields.String(load_default=None, validate=validate.OneOf(CATEGORIES))
-    org_id = fields.Integer(load_default=None, metadata={"description": "this union and the unions below it"})
+    org_id = Integer(load_default=None, metadata={"description": "this union and the unions below it"})
+
+
+_WHOLE_ID_NUMBER = re.compile(r"\s*\d{17}[\dXx]\s*")
+
+
+def _not_a_whole_id_number(value: str) -> None:
+    if _WHOLE_ID_NUMBER.fullmatch(value):
+        raise ValidationError("Search for a whole ID number with POST /api/v1/members/search: "
+                              "it must not be in a URL.")
+
+
+class MemberQueryArgs(MemberSearchSchema):
+    q = fields.String(load_default=None, validate=[validate.Length(max=64), _not_a_whole_id_number],
+                      metadata={"description": "name, card number, masked ID (3416**********1234) or last 4-6 ID "
+                                               "characters; a whole ID number only in POST /members/search"})
 
 
 class MemberCreateSchema(Schema):
-    org_id = fields.Integer(required=True)
+    org_id = Integer(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     id_number = fields.String(required=True, validate=validate.Length(max=18))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))

@@ -190,6 +190,12 @@ def _new_card(member: Member, replaces: Card | None = None) -> Card:
 
 
 def _change_status(actor, card: Card, allowed_from: tuple[str, ...], to: str, action: str) -> Card:
+    # Lock the card and read its status again before deciding. Two changes of one card at once
+    # (a freeze and a report-lost, two report-losts) would otherwise both decide on the status
+    # they had read: the second would revive the lost card beside its replacement, or issue a
+    # second replacement, and the unique index on live cards refused it with an error (a 500).
+    # The second now waits for the first, then is applied after it or refused with a 409.
+    db.session.refresh(card, with_for_update=True)
     if card.status not in allowed_from:
         raise Conflict(f"a {card.status} card cannot be changed to {to}", code="card_status")
     before = _card_snapshot(card)

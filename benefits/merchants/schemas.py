@@ -1,6 +1,7 @@
 """Merchants in and out of the admin JSON API. Contact phones are always masked on the way out."""
 from marshmallow import Schema, fields, validate
 
+from ..inputs import Integer
 from ..pagination import PageArgs, page_schema
 from ..pii import mask_phone
 from .models import CATEGORIES, STATUSES
@@ -36,7 +37,7 @@ class MerchantQueryArgs(PageArgs):
 
 
 class MerchantInSchema(Schema):
-    org_id = fields.Integer(required=True, metadata={"description": "owning union (yours or below it)"})
+    org_id = Integer(required=True, metadata={"description": "owning union (yours or below it)"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
@@ -58,7 +59,7 @@ class CashierInSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=128))
-    store_id = fields.Integer(load_default=None, allow_none=True)
+    store_id = Integer(load_default=None, allow_none=True)
 
 
 class CashierOutSchema(Schema):

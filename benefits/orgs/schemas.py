@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields
 
+from ..inputs import Integer
+
 
 class OrganisationSchema(Schema):
     id = fields.Integer()
@@ -10,4 +12,4 @@ class OrganisationSchema(Schema):
 
 
 class OrgQueryArgs(Schema):
-    parent_id = fields.Integer(load_default=None)
+    parent_id = Integer(load_default=None)

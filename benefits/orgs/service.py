@@ -5,6 +5,7 @@ from sqlalchemy import Select, func, select
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
+from ..inputs import row_id
 from .models import LEVELS, Organisation
 
 _CHILD_LEVEL = {"province": "city", "city": "county", "county": "grassroots"}
@@ -37,8 +38,9 @@ def subtree_ids_select(org: Organisation) -> Select:
 
 
 def get_in_scope(scope: Organisation, org_id: int) -> Organisation:
-    """The organisation if it is inside `scope`, else NotFound (we don't reveal it exists)."""
-    org = db.session.get(Organisation, org_id)
+    """The organisation if it is inside `scope`, else NotFound (we don't reveal it exists). Pages
+    pass what a query string held: None or an id beyond 32 bits names no organisation."""
+    org = db.session.get(Organisation, org_id) if row_id(org_id) else None
     if org is None or not scope.contains(org):
         raise NotFound("organisation not found")
     return org

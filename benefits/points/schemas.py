@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from ..inputs import Integer
 from ..pagination import PageArgs
 
 
@@ -23,6 +24,6 @@ class HistoryArgs(PageArgs):
 
 
 class AdjustmentSchema(Schema):
-    member_id = fields.Integer(required=True)
-    amount = fields.Integer(required=True, validate=validate.Range(min=-1_000_000, max=1_000_000))
+    member_id = Integer(required=True)
+    amount = Integer(required=True, validate=validate.Range(min=-1_000_000, max=1_000_000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))

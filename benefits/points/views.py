@@ -5,13 +5,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import unit_of_work
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import IntegerField, whole_number
 from ..members.models import Member
 from ..pagination import paginate
 from ..pii import InvalidIdNumber, normalise_id_number
@@ -30,7 +31,7 @@ class AdjustForm(FlaskForm):
 @bp.get("/me/points")
 @member_required
 def my_points():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = max(1, request.args.get("page", 1, type=whole_number))
     items, total = paginate(service.history(current_user.member_id), page, 30)
     return render_template("points/mine.html", balance=service.balance(current_user.member_id), items=items,
                            total=total, page=page, kinds=KIND_NAMES)

@@ -6,10 +6,9 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..auth.access import admin_required, current_actor, current_scope, member_required, pickup_staff_required
 from ..auth.service import signed_user_id
 from ..database import transactional
-from ..errors import Forbidden, NotAuthenticated
 from ..extensions import db
 from ..idempotency import request_key
 from ..pagination import paginate
@@ -113,40 +112,42 @@ class CancelRedemption(MethodView):
 
 
 # --- pickup staff -----------------------------------------------------------------------------
-
-def _staff():
-    if not current_user.is_authenticated:
-        raise NotAuthenticated("Sign in first.")
-    if current_user.role not in ("admin", "merchant_staff"):
-        raise Forbidden("Only pickup-point staff hand out prizes.")
-    return current_actor()
-
+# Pickup staff at their union office's points and cashiers at their merchant's store points; not
+# admins (403): the code the member shows is checked only at the counter that hands the prize over.
 
 @blp.route("/pickup/points")
 class StaffPoints(MethodView):
+    decorators = [pickup_staff_required]
+
     @blp.response(200, schemas.PickupPointOut(many=True))
     def get(self):
         """The pickup points where the signed-in staff member hands out prizes."""
-        return service.staff_points(_staff())
+        return service.staff_points(current_actor())
 
 
 @blp.route("/pickup/verify")
 class PickupVerify(MethodView):
+    decorators = [pickup_staff_required]
+
     @blp.arguments(schemas.PickupArgs)
     @blp.response(200, schemas.PickupOut)
     def post(self, args):
-        """Look a code up (changes nothing): prize, quantity and the member's masked name."""
-        return schemas.pickup_view(service.find_for_pickup(_staff(), args["pickup_point_id"], args["code"]))
+        """Look a code up (changes nothing): prize, quantity and the member's masked name.
+        Pickup staff and cashiers only, at one of their own points."""
+        return schemas.pickup_view(service.find_for_pickup(current_actor(), args["pickup_point_id"], args["code"]))
 
 
 @blp.route("/pickup/hand-over")
 class PickupHandOver(MethodView):
+    decorators = [pickup_staff_required]
+
     @blp.arguments(schemas.PickupArgs)
     @blp.response(200, schemas.PickupOut)
     @transactional
     def post(self, args):
-        """Mark handed over. A code works once, only at its pickup point, only before its deadline."""
-        return schemas.pickup_view(service.hand_over(_staff(), args["pickup_point_id"], args["code"]))
+        """Mark handed over. A code works once, only at its pickup point, only before its deadline,
+        and only for that point's pickup staff or cashiers (admins are refused)."""
+        return schemas.pickup_view(service.hand_over(current_actor(), args["pickup_point_id"], args["code"]))
 
 
 # --- admins -----------------------------------------------------------------------------------
@@ -253,8 +254,10 @@ class AdminRedemptions(MethodView):
     @blp.arguments(schemas.AdminRedemptionArgs, location="query")
     @blp.response(200, schemas.AdminRedemptionPage)
     def get(self, args):
+        """Redemptions in the admin's scope, members masked. No pickup codes: a code goes only to
+        its member and is checked only at its pickup point."""
         stmt = service.redemptions_in_scope(current_scope(), args["prize_id"], args["status"], args["approval"])
-        return _page(stmt, args, schemas.redemption_view)
+        return _page(stmt, args, schemas.admin_redemption_view)
 
 
 @blp.route("/admin/redemptions/export.csv")
@@ -279,7 +282,7 @@ def _admin_action(name: str, action):
         @transactional
         def post(self, redemption_id):
             r = action(current_actor(), current_scope(), redemption_id)
-            return _json(schemas.AdminRedemptionOut().dump(schemas.redemption_view(r)))
+            return _json(schemas.AdminRedemptionOut().dump(schemas.admin_redemption_view(r)))
     AdminAction.__name__ = f"AdminRedemption{name.title()}"
     return AdminAction
 

@@ -53,7 +53,7 @@ def load(ctx) -> None:
                                           "allocations": [{"pickup_point_id": pickup_points["gujing"].id, "stock": 80}],
                                           "opens_at": clock.now() + timedelta(days=3)})
     auth.create_staff_user(None, username="pickup_gujing", display_name="古井集团工会领奖点", password=DEMO_PASSWORD,
-                           role="admin", org=ctx.orgs["341602001"])
+                           role="pickup_staff", org=ctx.orgs["341602001"])
     ctx.credentials.append(("pickup staff 古井集团工会", "pickup_gujing", DEMO_PASSWORD))
     member_user = db.session.scalar(select(User).where(User.username == DEMO_MEMBER_ID))
     if member_user is not None:

@@ -5,6 +5,7 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from .. import clock
+from ..inputs import Integer
 from ..members.models import CATEGORIES
 from ..pagination import PageArgs, page_schema
 from ..pii import mask_phone
@@ -15,9 +16,8 @@ STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
 
 
 class RedeemArgs(Schema):
-    quantity = fields.Integer(load_default=1, strict=True,
-                              validate=validate.Range(min=1, max=rules.MAX_QUANTITY))
-    pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    quantity = Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=rules.MAX_QUANTITY))
+    pickup_point_id = Integer(load_default=None, allow_none=True, strict=True)
     delivery_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
     delivery_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
 
@@ -31,7 +31,7 @@ class RedemptionQueryArgs(PageArgs):
 
 
 class AdminRedemptionArgs(RedemptionQueryArgs):
-    prize_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=rules.MAX_ID))
+    prize_id = Integer(load_default=None, validate=validate.Range(min=1, max=rules.MAX_ID))
     approval = fields.String(load_default=None, validate=validate.OneOf(("pending",)))
 
 
@@ -47,8 +47,8 @@ class PickupPointOut(Schema):
 class PickupPointArgs(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
     address = fields.String(load_default="", validate=validate.Length(max=255))
-    office_org_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    store_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    office_org_id = Integer(load_default=None, allow_none=True, strict=True)
+    store_id = Integer(load_default=None, allow_none=True, strict=True)
 
 
 class PointStockOut(Schema):
@@ -95,7 +95,9 @@ class PrizeAdminOut(PrizeOut):
 PrizeAdminPage = page_schema(PrizeAdminOut, "PrizeAdminPage")
 
 
-class RedemptionOut(Schema):
+class _RedemptionFields(Schema):
+    """What a redemption says to anyone allowed to see it. The pickup code is not here: it is the
+    member's to show at the counter (RedemptionOut), and the counter checks it (PickupArgs)."""
     id = fields.Integer()
     prize_id = fields.Integer()
     prize_name = fields.String()
@@ -105,19 +107,26 @@ class RedemptionOut(Schema):
     approval = fields.String()
     fulfilment = fields.String()
     pickup_point = fields.Nested(PickupPointOut, allow_none=True)
-    pickup_code = fields.String(allow_none=True)
     pickup_deadline = fields.DateTime(allow_none=True)
     delivery_address = fields.String(allow_none=True)
     delivery_phone = fields.String(allow_none=True, metadata={"description": "masked"})
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
-    points_balance = fields.Integer(metadata={"description": "the member's balance after this change"})
+
+
+class RedemptionOut(_RedemptionFields):
+    """The member's own redemption."""
+    pickup_code = fields.String(allow_none=True, metadata={
+        "description": "shown only to the member, who shows it at the pickup point; null for delivery"})
+    points_balance = fields.Integer(allow_none=True, metadata={"description": "the member's balance after this change"})
 
 
 RedemptionPage = page_schema(RedemptionOut, "RedemptionPage")
 
 
-class AdminRedemptionOut(RedemptionOut):
+class AdminRedemptionOut(_RedemptionFields):
+    """A redemption in the admin's scope: no pickup code (an admin neither needs it nor hands
+    prizes over) and no points balance."""
     member_id = fields.Integer()
     member_name = fields.String(metadata={"description": "masked"})
 
@@ -126,43 +135,43 @@ AdminRedemptionPage = page_schema(AdminRedemptionOut, "AdminRedemptionPage")
 
 
 class AllocationArgs(Schema):
-    pickup_point_id = fields.Integer(required=True, strict=True)
-    stock = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
+    pickup_point_id = Integer(required=True, strict=True)
+    stock = Integer(required=True, strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
 
 
 class PrizeUpdateArgs(Schema):
     name = fields.String(validate=validate.Length(min=1, max=128))
     description = fields.String(validate=validate.Length(max=4000))
-    cost_points = fields.Integer(strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
-    per_day_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
-    per_month_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
-    lifetime_limit = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
-    daily_quota = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    cost_points = Integer(strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
+    per_day_limit = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    per_month_limit = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    lifetime_limit = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    daily_quota = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     opens_at = fields.AwareDateTime(allow_none=True, default_timezone=clock.CHINA)
     closes_at = fields.AwareDateTime(allow_none=True, default_timezone=clock.CHINA)
-    eligible_org_id = fields.Integer(strict=True)
+    eligible_org_id = Integer(strict=True)
     eligible_categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)))
     high_value = fields.Boolean()
-    pickup_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))
+    pickup_days = Integer(strict=True, validate=validate.Range(min=1, max=365))
     is_listed = fields.Boolean()
 
 
 class PrizeCreateArgs(PrizeUpdateArgs):
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    cost_points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
+    cost_points = Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
     fulfilment = fields.String(load_default="pickup", validate=validate.OneOf(("pickup", "delivery")))
-    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
+    stock = Integer(strict=True, validate=validate.Range(min=0, max=rules.MAX_STOCK))
     allocations = fields.List(fields.Nested(AllocationArgs))
 
 
 class RestockArgs(Schema):
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_STOCK))
-    pickup_point_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    quantity = Integer(required=True, strict=True, validate=validate.Range(min=1, max=rules.MAX_STOCK))
+    pickup_point_id = Integer(load_default=None, allow_none=True, strict=True)
     note = fields.String(load_default="", validate=validate.Length(max=255))
 
 
 class PickupArgs(Schema):
-    pickup_point_id = fields.Integer(required=True, strict=True)
+    pickup_point_id = Integer(required=True, strict=True)
     code = fields.String(required=True, validate=validate.Length(min=1, max=32))
 
 
@@ -215,13 +224,22 @@ def prize_view(prize: Prize, balance: int | None = None) -> dict:
                            "address": s.pickup_point.address, "stock": s.stock} for s in prize.stocks]}
 
 
-def redemption_view(r: Redemption, balance: int | None = None) -> dict:
+def _redemption_fields(r: Redemption) -> dict:
     return {"id": r.id, "prize_id": r.prize_id, "prize_name": r.prize.name, "quantity": r.quantity,
             "points_spent": r.points_spent, "status": r.status, "approval": r.approval, "fulfilment": r.fulfilment,
-            "pickup_point": r.pickup_point, "pickup_code": r.pickup_code, "pickup_deadline": r.pickup_deadline,
+            "pickup_point": r.pickup_point, "pickup_deadline": r.pickup_deadline,
             "delivery_address": r.delivery_address, "delivery_phone": mask_phone(r.delivery_phone) if r.delivery_phone else None,
-            "created_at": r.created_at, "closed_at": r.closed_at, "points_balance": balance,
-            "member_id": r.member_id, "member_name": rules.mask_name(r.member.name)}
+            "created_at": r.created_at, "closed_at": r.closed_at}
+
+
+def redemption_view(r: Redemption, balance: int | None = None) -> dict:
+    """For the member it belongs to (own-redemption endpoints only): with the pickup code."""
+    return {**_redemption_fields(r), "pickup_code": r.pickup_code, "points_balance": balance}
+
+
+def admin_redemption_view(r: Redemption) -> dict:
+    """For admins: the member masked, and no pickup code."""
+    return {**_redemption_fields(r), "member_id": r.member_id, "member_name": rules.mask_name(r.member.name)}
 
 
 def pickup_view(r: Redemption) -> dict:

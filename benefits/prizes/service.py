@@ -85,13 +85,12 @@ def _point_in_scope(scope: Organisation, point_id: int) -> PickupPoint:
 
 
 def staff_points(user) -> list[PickupPoint]:
-    """Pickup points this user hands prizes out at: admins at union offices in their subtree,
-    merchant staff at their merchant's stores."""
-    if user.role == "admin":
-        office = Organisation.__table__.alias("office")
+    """Pickup points this user hands prizes out at: pickup staff at their own union office's
+    points (not the offices below it: each counter has its own staff), merchant staff at their
+    merchant's stores. Nobody else, admins included: a code is checked only at its counter."""
+    if user.role == "pickup_staff":
         return list(db.session.scalars(
-            select(PickupPoint).join(office, office.c.id == PickupPoint.office_org_id)
-            .where(office.c.path.startswith(user.org.path, autoescape=True)).order_by(PickupPoint.id)))
+            select(PickupPoint).where(PickupPoint.office_org_id == user.org_id).order_by(PickupPoint.id)))
     if user.role == "merchant_staff":
         merchant_id = db.session.scalar(select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id))
         if merchant_id is None:

@@ -6,12 +6,12 @@ import secrets
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from .. import clock
-from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..auth.access import admin_required, current_actor, current_scope, member_required, pickup_staff_required
 from ..database import unit_of_work
-from ..errors import DomainError, Forbidden
+from ..errors import DomainError
 from ..extensions import db
 from ..orgs import service as orgs
 from ..pagination import paginate
@@ -128,10 +128,8 @@ def image(image_id):
 # --- pickup-point staff ---------------------------------------------------------------------
 
 @bp.route("/prizes/pickup", methods=["GET", "POST"])
-@login_required
+@pickup_staff_required
 def pickup():
-    if current_user.role not in ("admin", "merchant_staff"):
-        raise Forbidden(_("只有领取点工作人员可以核销。"))
     staff = current_actor()
     points_ = service.staff_points(staff)
     form = PickupForm()
@@ -147,9 +145,9 @@ def pickup():
 
 
 @bp.post("/prizes/pickup/hand-over")
-@login_required
+@pickup_staff_required
 def hand_over():
-    if current_user.role not in ("admin", "merchant_staff") or not EmptyForm().validate_on_submit():
+    if not EmptyForm().validate_on_submit():
         abort(400)
     try:
         with unit_of_work():

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from ..inputs import Integer
 from .engine import KINDS, SCOPES, describe
 from .rules import terms_of
 
@@ -9,32 +10,32 @@ class PromotionRuleInputSchema(Schema):
     `validation.clean_terms`, which reports per field too."""
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    pay_bp = fields.Integer(allow_none=True, load_default=None)
-    threshold_fen = fields.Integer(allow_none=True, load_default=None)
-    off_fen = fields.Integer(allow_none=True, load_default=None)
-    max_repeats = fields.Integer(allow_none=True, load_default=None)
-    cap_fen = fields.Integer(allow_none=True, load_default=None)
+    pay_bp = Integer(allow_none=True, load_default=None)
+    threshold_fen = Integer(allow_none=True, load_default=None)
+    off_fen = Integer(allow_none=True, load_default=None)
+    max_repeats = Integer(allow_none=True, load_default=None)
+    cap_fen = Integer(allow_none=True, load_default=None)
     valid_from = fields.Date(allow_none=True, load_default=None)
     valid_until = fields.Date(allow_none=True, load_default=None)
-    days_of_week = fields.List(fields.Integer(), load_default=list)
-    hour_from = fields.Integer(load_default=0)
-    hour_to = fields.Integer(load_default=24)
+    days_of_week = fields.List(Integer(), load_default=list)
+    hour_from = Integer(load_default=0)
+    hour_to = Integer(load_default=24)
     scope = fields.String(load_default="programme", validate=validate.OneOf(SCOPES))
     categories = fields.List(fields.String(), load_default=list)
-    merchant_ids = fields.List(fields.Integer(), load_default=list)
-    store_ids = fields.List(fields.Integer(), load_default=list)
+    merchant_ids = fields.List(Integer(), load_default=list)
+    store_ids = fields.List(Integer(), load_default=list)
     member_categories = fields.List(fields.String(), load_default=list)
-    member_org_id = fields.Integer(allow_none=True, load_default=None)
-    per_member = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), load_default=dict)
-    global_limit = fields.Integer(allow_none=True, load_default=None)
-    budget_fen = fields.Integer(allow_none=True, load_default=None)
-    split = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    priority = fields.Integer(load_default=0)
+    member_org_id = Integer(allow_none=True, load_default=None)
+    per_member = fields.Dict(keys=fields.String(), values=Integer(allow_none=True), load_default=dict)
+    global_limit = Integer(allow_none=True, load_default=None)
+    budget_fen = Integer(big=True, allow_none=True, load_default=None)
+    split = fields.Dict(keys=fields.String(), values=Integer(), required=True)
+    priority = Integer(load_default=0)
     combinable = fields.Boolean(load_default=False)
 
 
 class PromotionPreviewInputSchema(PromotionRuleInputSchema):
-    amounts_fen = fields.List(fields.Integer(validate=validate.Range(min=1)),
+    amounts_fen = fields.List(Integer(validate=validate.Range(min=1)),
                               load_default=None, validate=validate.Length(min=1, max=20))
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..errors import ValidationError
 from ..extensions import db
+from ..inputs import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, MAX_ID, OutOfRange, whole_number
 from ..members.models import CATEGORIES as MEMBER_CATEGORIES
 from ..merchants.models import CATEGORIES as MERCHANT_CATEGORIES
 from ..merchants.models import Merchant, Store
@@ -22,25 +23,24 @@ class FieldErrors(dict):
 
 
 def _int(data: dict, field: str, errors: FieldErrors, *, required: bool = False, low: int | None = None,
-         high: int | None = None, default=None):
+         high: int | None = None, default=None, big: bool = False):
+    """A whole number (`inputs.whole_number`: 1.5 or "٢٥٠" is an error, not 1 or 250) that fits
+    its column: 32 bits, 64 for a `bigint` one (`big`)."""
     value = data.get(field)
     if value is None or value == "":
         if required:
             errors.add(field, "必填")
         return default
-    if isinstance(value, bool):
-        errors.add(field, "须为整数")
-        return default
+    low = INT64_MIN if low is None and big else INT32_MIN if low is None else low
+    high = INT64_MAX if high is None and big else INT32_MAX if high is None else high
     try:
-        number = int(value)
-    except (TypeError, ValueError):
+        return whole_number(value, low, high)
+    except OutOfRange:
+        # the text is a whole number (whole_number said so), only too small or too big
+        errors.add(field, f"不能小于 {low}" if int(value) < low else f"不能大于 {high}")
+    except ValueError:
         errors.add(field, "须为整数")
-        return default
-    if low is not None and number < low:
-        errors.add(field, f"不能小于 {low}")
-    elif high is not None and number > high:
-        errors.add(field, f"不能大于 {high}")
-    return number
+    return default
 
 
 def _date(data: dict, field: str, errors: FieldErrors) -> date | None:
@@ -58,12 +58,12 @@ def _date(data: dict, field: str, errors: FieldErrors) -> date | None:
 
 def _ids(data: dict, field: str, errors: FieldErrors) -> list[int]:
     try:
-        ids = sorted({int(v) for v in data.get(field) or ()})
+        ids = sorted({whole_number(v, 1, MAX_ID) for v in data.get(field) or ()})
+    except OutOfRange:   # 32-bit id columns: such an id names no row
+        errors.add(field, "编号超出范围")
+        return []
     except (TypeError, ValueError):
         errors.add(field, "须为编号列表")
-        return []
-    if any(not 0 < i < 2**31 for i in ids):   # 32-bit id columns: such an id names no row
-        errors.add(field, "编号超出范围")
         return []
     return ids
 
@@ -136,7 +136,7 @@ def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:
         errors.add("per_member", period)
     terms["per_member"] = {p: per_member[p] for p in PERIODS if p in per_member}
     terms["global_limit"] = _int(data, "global_limit", errors, low=1)
-    terms["budget_fen"] = _int(data, "budget_fen", errors, low=1)
+    terms["budget_fen"] = _int(data, "budget_fen", errors, low=1, big=True)
     if rule is not None:
         if terms["budget_fen"] is not None and terms["budget_fen"] < rule.budget_used_fen:
             errors.add("budget_fen", "预算不能少于已使用的金额")

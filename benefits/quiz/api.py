@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..auth.access import admin_required, admin_required_at, current_actor, current_scope, member_required
 from ..database import transactional
 from ..errors import ValidationError
 from ..pagination import PageArgs, page_schema, paginate
@@ -119,6 +119,7 @@ class JobTypes(MethodView):
     def get(self):
         return bank.job_types()
 
+    @admin_required_at(*bank.MANAGER_LEVELS)
     @blp.arguments(JobTypeSchema)
     @blp.response(201, JobTypeSchema)
     @transactional
@@ -137,6 +138,7 @@ class Questions(MethodView):
         items, total = paginate(stmt, args["page"], args["per_page"])
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
 
+    @admin_required_at(*bank.MANAGER_LEVELS)
     @blp.arguments(QuestionSchema)
     @blp.response(201, QuestionSchema)
     @transactional
@@ -147,7 +149,7 @@ class Questions(MethodView):
 
 @blp.route("/admin/questions/<int:question_id>")
 class QuestionItem(MethodView):
-    decorators = [admin_required]
+    decorators = [admin_required_at(*bank.MANAGER_LEVELS)]
 
     @blp.arguments(QuestionPatchSchema)
     @blp.response(200, QuestionSchema)
@@ -159,7 +161,7 @@ class QuestionItem(MethodView):
 
 @blp.route("/admin/questions/import")
 class QuestionImport(MethodView):
-    decorators = [admin_required]
+    decorators = [admin_required_at(*bank.MANAGER_LEVELS)]
 
     @blp.arguments(ImportArgs, location="query")
     @blp.response(200, ImportResultSchema)
@@ -170,13 +172,15 @@ class QuestionImport(MethodView):
         if upload is None or not upload.filename:
             raise ValidationError("choose a file", details={"fields": {"file": "required"}})
         fmt = args["format"] or importers.detect_format(upload.filename)
+        limit = current_app.config["WEB_IMPORT_MAX_ROWS"]
         try:
             questions, problems = importers.parse(upload.read(), fmt, args["job_type"],
-                                                  current_app.config["XLSX_MAX_UNCOMPRESSED"])
+                                                  current_app.config["XLSX_MAX_UNCOMPRESSED"], max_rows=limit)
+        except importers.TooManyRows:
+            raise ValidationError(f"more than {limit} questions for a web upload; use `flask quiz import`",
+                                  code="too_many_rows", details={"max_rows": limit}) from None
         except importers.FileProblem as exc:
             raise ValidationError(str(exc), code="bad_file") from None
-        if len(questions) > current_app.config["WEB_IMPORT_MAX_ROWS"]:
-            raise ValidationError("too many rows for a web upload; use `flask quiz import`", code="too_many_rows")
         return bank.import_questions(current_actor(), questions, problems, skip_bad=args["skip_bad"])
 
 

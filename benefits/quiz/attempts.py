@@ -15,6 +15,7 @@ from sqlalchemy import select
 from .. import clock
 from ..errors import Conflict, LimitReached, NotFound, ValidationError
 from ..extensions import db
+from ..inputs import row_id
 from ..points import service as points
 from . import draw, grading, quizzes, store
 from .models import Attempt
@@ -126,7 +127,7 @@ def _choices(items: list[dict], answers: dict) -> dict[int, str]:
     by_position = {item["position"]: item for item in items}
     chosen = {}
     for key, shown in answers.items():
-        item = by_position.get(int(key)) if str(key).isdigit() else None
+        item = by_position.get(row_id(str(key)))
         if item is None:
             raise ValidationError("no such question in this attempt", details={"fields": {str(key): "unknown"}})
         letters = "".join(sorted({str(s).upper() for s in shown or []}))

@@ -16,9 +16,14 @@ from .importers import normalise_question
 from .models import JobType, Question
 
 
+# The bank is shared by the whole programme: province and city admins manage it. The pages and
+# the API refuse everyone else before reading a form (auth.access.admin_required_at); the
+# service checks again for its other callers.
+MANAGER_LEVELS = ("province", "city")
+
+
 def require_bank_manager(actor) -> None:
-    """The bank is shared by the whole programme: province and city admins manage it."""
-    if actor is None or actor.role != "admin" or actor.org.level not in ("province", "city"):
+    if actor is None or actor.role != "admin" or actor.org.level not in MANAGER_LEVELS:
         raise Forbidden("只有省、市级工会管理员可以管理题库。 Only province and city admins manage the bank.")
 
 

@@ -3,10 +3,11 @@ import re
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField, widgets)
+from wtforms import (BooleanField, DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField,
+                     widgets)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..inputs import IntegerField
 from .grading import LETTERS, MAX_OPTIONS
 
 

@@ -30,6 +30,14 @@ class FileProblem(Exception):
     """The file as a whole cannot be read (wrong format, too big, no header)."""
 
 
+class TooManyRows(FileProblem):
+    """More questions than `max_rows`: reading stopped at the first one beyond it."""
+
+    def __init__(self, max_rows: int):
+        super().__init__(f"题目超过 {max_rows} 道 (more than {max_rows} questions)")
+        self.max_rows = max_rows
+
+
 def _text(value) -> str:
     if type(value) is str:
         return unescape_cell(value.strip())
@@ -111,13 +119,16 @@ def _row_to_raw(values: list) -> dict:
             "difficulty": values[12], "tags": values[13]}
 
 
-def parse_rows(rows, first_line: int = 2) -> tuple[list[dict], list[dict]]:
+def parse_rows(rows, first_line: int = 2, max_rows: int | None = None) -> tuple[list[dict], list[dict]]:
     """Template rows (the header left out) as questions and problems; `first_line` numbers the
-    first row as the file shows it."""
+    first row as the file shows it. `rows` may be a stream: it is read no further than the first
+    question beyond `max_rows`."""
     questions, problems = [], []
     for number, values in enumerate(rows, start=first_line):
         if not any(_text(v) for v in values):
             continue
+        if max_rows is not None and len(questions) >= max_rows:
+            raise TooManyRows(max_rows)
         question, errors = normalise_question(_row_to_raw(values))
         if not question["job_type"]:
             errors.insert(0, "工种不能为空 (job type is empty)")
@@ -133,7 +144,13 @@ def _check_header(header) -> None:
         raise FileProblem("第 1 行应为模板表头：" + ",".join(HEADERS) + " (row 1 must be the template header)")
 
 
-def parse_csv(data: bytes) -> tuple[list[dict], list[dict]]:
+def _no_nul(text: str) -> str:
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL
+        raise FileProblem("文件中含有空字符（NUL），不是文本文件 (the file contains NUL characters)")
+    return text
+
+
+def parse_csv(data: bytes, max_rows: int | None = None) -> tuple[list[dict], list[dict]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -141,14 +158,19 @@ def parse_csv(data: bytes) -> tuple[list[dict], list[dict]]:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
             raise FileProblem("文件编码无法识别，请另存为 UTF-8 (save the file as UTF-8)") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise FileProblem("文件是空的 (the file is empty)")
-    _check_header(rows[0])
-    return parse_rows(rows[1:])
+    rows = csv.reader(io.StringIO(_no_nul(text)))
+    try:
+        header = next(rows, None)
+        if header is None:
+            raise FileProblem("文件是空的 (the file is empty)")
+        _check_header(header)
+        return parse_rows(rows, max_rows=max_rows)
+    except csv.Error as exc:
+        raise FileProblem(f"CSV 文件无法读取 (the CSV file cannot be read: {exc})") from None
 
 
-def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024) -> tuple[list[dict], list[dict]]:
+def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024,
+               max_rows: int | None = None) -> tuple[list[dict], list[dict]]:
     try:
         check_xlsx_archive(data, max_uncompressed)
     except UnsafeSpreadsheet as exc:
@@ -163,7 +185,10 @@ def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024) -> tuple[l
         if header is None:
             raise FileProblem("文件是空的 (the file is empty)")
         _check_header(header)
-        return parse_rows(rows)
+        return parse_rows(rows, max_rows=max_rows)  # read-only mode streams the sheet: stops early
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
+        # a damaged sheet shows only when its rows are read (ElementTree's ParseError is a SyntaxError)
+        raise FileProblem("不是有效的 XLSX 文件 (not a valid XLSX file)") from None
     finally:
         workbook.close()
 
@@ -313,20 +338,26 @@ def detect_format(filename: str) -> str:
     return {"xlsx": "xlsx", "csv": "csv", "gift": "gift", "aiken": "aiken", "txt": "aiken"}.get(suffix, "")
 
 
-def parse(data: bytes, fmt: str, job_type: str = "", max_uncompressed: int = 64 * 1024 * 1024):
+def parse(data: bytes, fmt: str, job_type: str = "", max_uncompressed: int = 64 * 1024 * 1024,
+          max_rows: int | None = None):
+    """Questions and problems from a file; more than `max_rows` questions raise TooManyRows."""
     if fmt == "xlsx":
-        return parse_xlsx(data, max_uncompressed)
+        return parse_xlsx(data, max_uncompressed, max_rows)
     if fmt == "csv":
-        return parse_csv(data)
+        return parse_csv(data, max_rows)
     try:
-        text = data.decode("utf-8-sig")
+        text = _no_nul(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise FileProblem("文本文件应为 UTF-8 编码 (text files must be UTF-8)") from None
     if fmt == "gift":
-        return parse_gift(text, job_type)
-    if fmt == "aiken":
-        return parse_aiken(text, job_type)
-    raise FileProblem("不支持的文件格式，请用 xlsx/csv/gift/aiken (unsupported format)")
+        questions, problems = parse_gift(text, job_type)
+    elif fmt == "aiken":
+        questions, problems = parse_aiken(text, job_type)
+    else:
+        raise FileProblem("不支持的文件格式，请用 xlsx/csv/gift/aiken (unsupported format)")
+    if max_rows is not None and len(questions) > max_rows:
+        raise TooManyRows(max_rows)
+    return questions, problems
 
 
 # ---- export ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from ..inputs import Integer
 from ..pagination import PageArgs
 from .grading import MAX_OPTIONS
 from .importers import FORMATS
@@ -16,15 +17,15 @@ class JobTypeSchema(Schema):
 class QuestionSchema(Schema):
     """Admin view of a question (with its answer)."""
     id = fields.Integer(dump_only=True)
-    job_type_id = fields.Integer(required=True)
+    job_type_id = Integer(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(QUESTION_KINDS))
     stem = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     options = fields.List(fields.String(validate=validate.Length(max=500)), load_default=list,
                           validate=validate.Length(max=MAX_OPTIONS))
     answer = fields.String(required=True, validate=validate.Length(min=1, max=6))
     explanation = fields.String(load_default="", validate=validate.Length(max=4000))
-    difficulty = fields.Integer(load_default=2, validate=validate.Range(min=1, max=5))
-    score = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+    difficulty = Integer(load_default=2, validate=validate.Range(min=1, max=5))
+    score = Integer(load_default=1, validate=validate.Range(min=1, max=100))
     tags = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list, attribute="tag_list")
     is_enabled = fields.Boolean(dump_only=True)
 
@@ -34,7 +35,7 @@ class QuestionPatchSchema(Schema):
 
 
 class QuestionQueryArgs(PageArgs):
-    job_type_id = fields.Integer(load_default=None)
+    job_type_id = Integer(load_default=None)
     enabled = fields.Boolean(load_default=None)
     q = fields.String(load_default="", validate=validate.Length(max=100))
 
@@ -58,22 +59,22 @@ class ImportResultSchema(Schema):
 
 class QuizSchema(Schema):
     id = fields.Integer(dump_only=True)
-    org_id = fields.Integer()
+    org_id = Integer()
     title = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    job_type_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=24))
+    job_type_ids = fields.List(Integer(), required=True, validate=validate.Length(min=1, max=24))
     tags = fields.List(fields.String(validate=validate.Length(max=30)), load_default=list)
-    question_count = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    question_count = Integer(load_default=20, validate=validate.Range(min=1, max=200))
     mode = fields.String(load_default="scored", validate=validate.OneOf(QUIZ_MODES))
-    time_limit_seconds = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=10, max=86400))
-    grace_seconds = fields.Integer(load_default=30, validate=validate.Range(min=0, max=600))
+    time_limit_seconds = Integer(load_default=None, allow_none=True, validate=validate.Range(min=10, max=86400))
+    grace_seconds = Integer(load_default=30, validate=validate.Range(min=0, max=600))
     late_policy = fields.String(load_default="grade_saved", validate=validate.OneOf(LATE_POLICIES))
-    attempts_per_day = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=1000))
-    min_delay_seconds = fields.Integer(load_default=0, validate=validate.Range(min=0, max=86400))
-    points_per_correct = fields.Integer(load_default=1, validate=validate.Range(min=0, max=1000))
+    attempts_per_day = Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=1000))
+    min_delay_seconds = Integer(load_default=0, validate=validate.Range(min=0, max=86400))
+    points_per_correct = Integer(load_default=1, validate=validate.Range(min=0, max=1000))
     partial_credit = fields.Boolean(load_default=False)
-    pass_percent = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100))
-    pass_bonus = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
-    daily_points_cap = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1000000))
+    pass_percent = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100))
+    pass_bonus = Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+    daily_points_cap = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1000000))
     opens_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
     closes_at = fields.AwareDateTime(load_default=None, allow_none=True)
     is_enabled = fields.Boolean(load_default=True)
@@ -130,14 +131,14 @@ class AttemptSchema(Schema):
 
 
 class AnswersSchema(Schema):
-    answers = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d{1,3}$")),
+    answers = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,3}$")),
                           values=fields.List(fields.String(validate=validate.Length(equal=1)), validate=validate.Length(min=1, max=6)),
                           required=True)
 
 
 class LeaderboardArgs(Schema):
-    quiz_id = fields.Integer(load_default=None)
-    job_type_id = fields.Integer(load_default=None)
+    quiz_id = Integer(load_default=None)
+    job_type_id = Integer(load_default=None)
     period = fields.String(load_default="week", validate=validate.OneOf(("week", "month", "all")))
     scope = fields.String(load_default="union", validate=validate.OneOf(("union", "all")))
 

@@ -10,10 +10,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import clock
-from ..auth.access import admin_required, current_actor, current_scope, member_required
+from ..auth.access import admin_required, admin_required_at, current_actor, current_scope, member_required
 from ..database import unit_of_work
 from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from ..extensions import db
+from ..inputs import whole_number
 from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
@@ -62,7 +63,7 @@ def attempt(attempt_id):
 def _answers_from_form() -> dict:
     """The form's answers by position: each question's inputs are named q<position>."""
     return {name[1:]: request.form.getlist(name) for name in request.form
-            if name[:1] == "q" and name[1:].isdigit() and request.form.getlist(name)}
+            if name[:1] == "q" and name[1:].isascii() and name[1:].isdigit() and request.form.getlist(name)}
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
@@ -255,7 +256,7 @@ def admin_toggle_quiz(quiz_id):
 @bp.get("/admin/flagged")
 @admin_required
 def admin_flagged():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = max(1, request.args.get("page", 1, type=whole_number))
     items, total = paginate(quizzes.flagged_attempts(current_scope()), page, FLAGGED_PER_PAGE)
     return render_template("quiz/admin_flagged.html", rows=_flagged_rows(items), total=total, page=page,
                            pages=max(1, -(-total // FLAGGED_PER_PAGE)), fast_seconds=grading.FAST_SECONDS_PER_QUESTION)
@@ -275,6 +276,8 @@ def _flagged_rows(flagged: list[Attempt]) -> list[dict]:
 @bp.route("/admin/job-types", methods=["GET", "POST"])
 @admin_required
 def admin_job_types():
+    if request.method == "POST":
+        bank.require_bank_manager(current_actor())  # every admin reads the list; managers add to it
     form = JobTypeForm()
     job_types = bank.job_types()
     if form.validate_on_submit():
@@ -298,13 +301,12 @@ def admin_job_types():
 
 
 @bp.route("/admin/questions/new", methods=["GET", "POST"])
-@admin_required
+@admin_required_at(*bank.MANAGER_LEVELS)
 def admin_new_question():
-    bank.require_bank_manager(current_actor())
     form = QuestionForm()
     form.job_type_id.choices = [(jt.id, jt.name) for jt in bank.job_types(True)]
     if request.method == "GET":
-        form.job_type_id.data = request.args.get("job_type_id", type=int)
+        form.job_type_id.data = request.args.get("job_type_id", type=whole_number)
         form.kind.data = request.args.get("kind") if request.args.get("kind") in QUESTION_KINDS else "single"
     problems = []
     if form.validate_on_submit():
@@ -326,8 +328,8 @@ def admin_new_question():
 @bp.get("/admin/questions")
 @admin_required
 def admin_questions():
-    job_type_id = request.args.get("job_type_id", type=int)
-    page = max(1, request.args.get("page", 1, type=int))
+    job_type_id = request.args.get("job_type_id", type=whole_number)
+    page = max(1, request.args.get("page", 1, type=whole_number))
     search = (request.args.get("q") or "")[:100]
     items, total = paginate(bank.questions_page_stmt(job_type_id, None, search), page, 30)
     return render_template("quiz/admin_questions.html", items=items, total=total, page=page, search=search,
@@ -336,7 +338,7 @@ def admin_questions():
 
 
 @bp.post("/admin/questions/<int:question_id>/toggle")
-@admin_required
+@admin_required_at(*bank.MANAGER_LEVELS)
 def admin_toggle_question(question_id):
     if ActionForm().validate_on_submit():
         try:
@@ -350,7 +352,7 @@ def admin_toggle_question(question_id):
 
 
 @bp.route("/admin/import", methods=["GET", "POST"])
-@admin_required
+@admin_required_at(*bank.MANAGER_LEVELS)
 def admin_import():
     form = ImportForm()
     form.job_type.choices = [("", "—")] + [(jt.name, jt.name) for jt in bank.job_types(True)]
@@ -360,11 +362,12 @@ def admin_import():
         fmt = form.format.data or importers.detect_format(upload.filename or "")
         try:
             questions, problems = importers.parse(upload.read(), fmt, form.job_type.data or "",
-                                                  current_app.config["XLSX_MAX_UNCOMPRESSED"])
-            if len(questions) > current_app.config["WEB_IMPORT_MAX_ROWS"]:
-                raise importers.FileProblem(_("题目过多，请使用命令行导入（flask quiz import）。"))
+                                                  current_app.config["XLSX_MAX_UNCOMPRESSED"],
+                                                  max_rows=current_app.config["WEB_IMPORT_MAX_ROWS"])
             with unit_of_work():
                 result = bank.import_questions(current_actor(), questions, problems, skip_bad=form.skip_bad.data)
+        except importers.TooManyRows as exc:
+            flash(_("题目过多（网页最多 %(n)s 道），请使用命令行导入（flask quiz import）。", n=exc.max_rows), "error")
         except importers.FileProblem as exc:
             flash(str(exc), "error")
         except DomainError as exc:
@@ -373,7 +376,7 @@ def admin_import():
 
 
 @bp.get("/admin/template.<fmt>")
-@admin_required
+@admin_required_at(*bank.MANAGER_LEVELS)
 def admin_template(fmt):
     return _download(importers.TEMPLATE_EXAMPLES, fmt, "题库导入模板")
 
@@ -381,7 +384,7 @@ def admin_template(fmt):
 @bp.get("/admin/export.<fmt>")
 @admin_required
 def admin_export(fmt):
-    rows = importers.template_rows(bank.export_questions(request.args.get("job_type_id", type=int)))
+    rows = importers.template_rows(bank.export_questions(request.args.get("job_type_id", type=whole_number)))
     return _download(rows, fmt, "题库导出")
 
 

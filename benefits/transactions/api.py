@@ -7,6 +7,7 @@ key with a different body is a 409. Another merchant's transaction is a 404.
 """
 from __future__ import annotations
 
+import functools
 import json
 
 from flask import Response, jsonify, request
@@ -36,14 +37,26 @@ def terminal_key_from_request() -> str | None:
     return (request.headers.get("X-Terminal-Key") or "").strip() or None
 
 
+def till_caller_required(view):
+    """Who may call the till API at all, answered before the body is read: a request with a
+    terminal key (the service checks the key), or a cashier's session. Anyone else is refused
+    401/403, not told what was wrong with their input."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not terminal_key_from_request():
+            if not current_user.is_authenticated:
+                raise NotAuthenticated("请使用终端密钥或收银员账号。 Use a terminal key or sign in as a cashier.")
+            if current_user.role != "merchant_staff":
+                raise Forbidden("Only merchant tills and cashiers may use the till API.")
+        return view(*args, **kwargs)
+    return wrapper
+
+
 def till_ref(store_id: int | None = None) -> service.TillRef:
+    """The till of this request; `till_caller_required` has let only a key or a cashier through."""
     key = terminal_key_from_request()
     if key:
         return service.TillRef(terminal_key=key)
-    if not current_user.is_authenticated:
-        raise NotAuthenticated("请使用终端密钥或收银员账号。 Use a terminal key or sign in as a cashier.")
-    if current_user.role != "merchant_staff":
-        raise Forbidden("Only merchant tills and cashiers may use the till API.")
     return service.cashier_till_ref(current_user, store_id)
 
 
@@ -116,6 +129,8 @@ def member_brief(card) -> dict:
 
 @blp.route("/quote")
 class Quote(MethodView):
+    decorators = [till_caller_required]
+
     @blp.arguments(TillPaymentArgs, error_status_code=400)
     @blp.response(200, TillQuoteSchema)
     def post(self, args):
@@ -128,6 +143,8 @@ class Quote(MethodView):
 
 @blp.route("/transactions")
 class Transactions(MethodView):
+    decorators = [till_caller_required]
+
     @blp.arguments(TillDayArgs, location="query", error_status_code=400)
     @blp.response(200, TillDaySchema)
     def get(self, args):
@@ -156,6 +173,8 @@ class Transactions(MethodView):
 
 @blp.route("/transactions/<int:transaction_id>")
 class TransactionItem(MethodView):
+    decorators = [till_caller_required]
+
     @blp.response(200, TillTransactionSchema)
     def get(self, transaction_id):
         """One transaction of this merchant with its refunds (another merchant's id is a 404)."""
@@ -164,6 +183,8 @@ class TransactionItem(MethodView):
 
 @blp.route("/transactions/<int:transaction_id>/refunds")
 class Refunds(MethodView):
+    decorators = [till_caller_required]
+
     @blp.arguments(TillRefundArgs, error_status_code=400)
     @blp.response(201, TillRefundSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
@@ -187,6 +208,8 @@ class Refunds(MethodView):
 
 @blp.route("/statements")
 class Statements(MethodView):
+    decorators = [till_caller_required]
+
     @blp.response(200, TillStatementListSchema)
     def get(self):
         """The open (not yet settled) period and the closed statements, newest first."""
@@ -200,6 +223,8 @@ class Statements(MethodView):
 
 @blp.route("/statements/<int:statement_id>")
 class StatementItem(MethodView):
+    decorators = [till_caller_required]
+
     @blp.response(200, TillStatementSchema)
     def get(self, statement_id):
         return settlement.get_statement(current_till().merchant, statement_id)

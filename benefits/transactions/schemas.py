@@ -1,6 +1,7 @@
 """Till requests and answers. Amounts come in as yuan strings ("12.34") and leave as `*_fen`."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..inputs import Integer
 from ..money import MoneyFormatError, parse_yuan
 
 
@@ -21,9 +22,9 @@ class TillPaymentArgs(Schema):
     qr_token = fields.String(load_default=None, validate=validate.Length(max=64),
                              metadata={"description": "the member's dynamic pay code as scanned"})
     amount = Yuan(required=True, metadata={"description": "price in yuan, e.g. \"250.00\""})
-    store_id = fields.Integer(load_default=None,
-                              metadata={"description": "cashier sessions only; a terminal key fixes the store"})
-    voucher_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=10),
+    store_id = Integer(load_default=None,
+                       metadata={"description": "cashier sessions only; a terminal key fixes the store"})
+    voucher_ids = fields.List(Integer(strict=True), load_default=list, validate=validate.Length(max=10),
                               metadata={"description": "the member's vouchers to apply, in this order, on what is left "
                                                        "to pay after the discount (see `vouchers` in the quote)"})
 

@@ -17,8 +17,9 @@ from flask_login import current_user
 from .. import clock, idempotency
 from ..auth.access import member_required, merchant_staff_required
 from ..database import unit_of_work
-from ..errors import DomainError, ValidationError
+from ..errors import DomainError, ValidationError, error_body
 from ..extensions import db
+from ..inputs import row_id
 from ..merchants import service as merchants
 from ..money import MoneyFormatError, parse_yuan
 from ..promotions import service as promotions
@@ -50,8 +51,13 @@ def pay():
 @bp.post("/me/pay/code")
 @member_required
 def pay_code():
-    """A fresh one-time pay code (the page calls this every 30 seconds)."""
-    response = jsonify(_new_code())
+    """A fresh one-time pay code (the page calls this every 30 seconds). A JSON endpoint, so a
+    refusal (a frozen or lost card) is the JSON error envelope, not the HTML error page."""
+    try:
+        response = jsonify(_new_code())
+    except DomainError as exc:
+        response = jsonify(error_body(exc.code, exc.message, exc.details))
+        response.status_code = exc.status
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -270,8 +276,8 @@ def statement_page(merchant, statement, admin: bool):
 @merchant_staff_required
 def till_statement_csv(statement_id: str):
     merchant = _cashier_till().merchant
-    statement = None if statement_id == "open" else settlement.get_statement(
-        merchant, int(statement_id) if statement_id.isdigit() else 0)
+    # row_id, not str.isdigit: '²'.isdigit() is true and int('²') raises
+    statement = None if statement_id == "open" else settlement.get_statement(merchant, row_id(statement_id) or 0)
     buffer = io.StringIO()
     csv.writer(buffer).writerows(settlement.statement_rows_for_csv(merchant, statement))
     name = f"statement-{merchant.id}-{statement_id}.csv"

@@ -20,6 +20,7 @@ from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
 from ..extensions import db
+from ..inputs import whole_number
 from ..members.importing import ImportRefused
 from ..members.models import Member
 from ..merchants.models import Merchant, Store
@@ -42,7 +43,7 @@ def mask_name(name: str | None) -> str:
 
 
 def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    return max(1, min(request.args.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 # --- list and create ------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def admin_void(voucher_id: int):
         flash(_("已作废第 %(id)s 号券。", id=voucher_id), "success")
     except DomainError as exc:
         flash(exc.message, "error")
-    page = request.form.get("page", type=int)
+    page = request.form.get("page", type=whole_number)
     return redirect(url_for("vouchers.admin_detail", programme_id=programme_id,
                             **({"page": page} if page and page > 1 else {})) + "#vouchers")
 
@@ -168,6 +169,7 @@ def _refusal_messages() -> dict:
         "bad_xlsx": _("不是有效的 XLSX 工作簿。"),
         "xlsx_too_large": _("XLSX 文件解压后过大。"),
         "xlsx_zip_bomb": _("XLSX 文件压缩比异常，已拒绝。"),
+        "xlsx_dtd": _("XLSX 文件含有 DTD 声明（<!DOCTYPE>），正常的工作簿没有，已拒绝。"),
     }
 
 
@@ -193,10 +195,13 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _read_list(programme, upload) -> _List:
-    entries = targets.read_file(upload.filename or "upload", upload.read())
     limit = current_app.config["WEB_IMPORT_MAX_ROWS"]
-    if len(entries) > limit:
-        raise _Refused(_("网页一次最多 %(n)s 行；更大的名单请联系系统管理员用命令行发放。", n=limit))
+    try:
+        entries = targets.read_file(upload.filename or "upload", upload.read(), max_rows=limit)
+    except ImportRefused as exc:
+        if exc.code == "too_many_rows":
+            raise _Refused(_("网页一次最多 %(n)s 行；更大的名单请联系系统管理员用命令行发放。", n=limit)) from None
+        raise
     ids, errors = targets.resolve(programme, entries)
     shown = [[e.row, e.column, e.message, e.value] for e in errors[:SHOWN_ROW_ERRORS]]
     listed = _List(upload.filename or "", len(entries), ids, len(errors), shown)

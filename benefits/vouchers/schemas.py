@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..inputs import MAX_ID  # id columns are PostgreSQL `integer`s
 from ..members.models import CATEGORIES as MEMBER_CATEGORIES
 from ..pagination import PageArgs, page_schema
 from .models import SPEND_MODES, VOUCHER_STATUSES, Voucher, VoucherBatch, VoucherProgramme, VoucherUse
 
-MAX_ID = 2**31 - 1          # id columns are PostgreSQL `integer`s
 MAX_LIST = 5_000            # ID / card numbers in one JSON batch; larger lists: `flask vouchers issue --file`
 MAX_NUMBER_LENGTH = 32      # one ID or card number as typed (the service says whether it is valid)
 

@@ -28,6 +28,7 @@ from .. import clock
 from ..audit import service as audit
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
+from ..inputs import row_id
 from ..members.models import CATEGORIES as MEMBER_CATEGORIES
 from ..members.models import Member
 from ..merchants.models import Merchant, Store
@@ -165,13 +166,8 @@ def programmes_in_scope(scope: Organisation) -> list[VoucherProgramme]:
         .where(Organisation.path.startswith(scope.path)).order_by(VoucherProgramme.id.desc())))
 
 
-def _row_id(value) -> int | None:
-    """An id that can name a row (the columns are 32-bit); anything else names none."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31 else None
-
-
 def get_programme(scope: Organisation, programme_id: int) -> VoucherProgramme:
-    programme = db.session.get(VoucherProgramme, programme_id) if _row_id(programme_id) else None
+    programme = db.session.get(VoucherProgramme, programme_id) if row_id(programme_id) else None
     if programme is None or not scope.contains(programme.org):
         raise NotFound("没有这个券活动。", code="unknown_programme")
     return programme
@@ -479,7 +475,7 @@ _UNAVAILABLE = {"spent": ("voucher_spent", "此券余额已用完。"),
 def _unavailable(voucher_id, member_id) -> VoucherRefused:
     """Why a voucher the till asked for is not among the card's usable ones (read only when refusing)."""
     status = None
-    if _row_id(voucher_id) and member_id is not None:
+    if row_id(voucher_id) and member_id is not None:
         status = db.session.scalar(select(Voucher.status).where(Voucher.id == voucher_id,
                                                                 Voucher.member_id == member_id))
     code, message = _UNAVAILABLE.get(status, ("voucher_unavailable", "这张券不属于此卡的会员。"))
@@ -577,7 +573,7 @@ def member_vouchers(member: Member) -> list[Voucher]:
 
 
 def get_member_voucher(member: Member, voucher_id: int) -> Voucher:
-    v = db.session.get(Voucher, voucher_id) if _row_id(voucher_id) else None
+    v = db.session.get(Voucher, voucher_id) if row_id(voucher_id) else None
     if v is None or v.member_id != member.id:
         raise NotFound("没有这张券。", code="unknown_voucher")
     return v
@@ -624,7 +620,7 @@ def messages(member: Member, limit: int = 50) -> list[Message]:
 # --- voiding and expiry ---------------------------------------------------------------------------
 
 def get_voucher_in_scope(scope: Organisation, voucher_id: int) -> Voucher:
-    v = db.session.get(Voucher, voucher_id) if _row_id(voucher_id) else None
+    v = db.session.get(Voucher, voucher_id) if row_id(voucher_id) else None
     if v is None or not scope.contains(v.programme.org):
         raise NotFound("没有这张券。", code="unknown_voucher")
     return v

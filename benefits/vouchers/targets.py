@@ -44,10 +44,17 @@ def _key(text: str) -> str:
     return text.strip().lower().replace(" ", "").replace("_", "")
 
 
-def read_file(file_name: str, data: bytes) -> list[Entry]:
+def read_file(file_name: str, data: bytes, max_rows: int = MAX_ROWS) -> list[Entry]:
     """The file's identifiers with their spreadsheet row numbers (the header is row 1). The
-    header names a column of ID numbers (身份证号) or of card numbers (卡号)."""
-    table = read_table(file_name, data, max_uncompressed=current_app.config["XLSX_MAX_UNCOMPRESSED"])
+    header names a column of ID numbers (身份证号) or of card numbers (卡号). Reading stops at
+    the first row beyond `max_rows` (the web page's cap is far lower than the command line's)."""
+    try:
+        table = read_table(file_name, data, max_uncompressed=current_app.config["XLSX_MAX_UNCOMPRESSED"],
+                           max_rows=max_rows)
+    except ImportRefused as exc:
+        if exc.code == "too_many_rows":
+            raise ImportRefused(f"一次最多 {max_rows} 行。", code="too_many_rows", details=exc.details) from None
+        raise
     if not table:
         raise ImportRefused("文件是空的。", code="empty_file")
     header = [_key(c) for c in table[0][1]]
@@ -57,8 +64,6 @@ def read_file(file_name: str, data: bytes) -> list[Entry]:
         next(((i, "card_number") for i, h in enumerate(header) if h in cards), None)
     if column is None:
         raise ImportRefused("第一行须有“身份证号”或“卡号”列。", code="missing_columns")
-    if len(table) - 1 > MAX_ROWS:
-        raise ImportRefused(f"一次最多 {MAX_ROWS} 行。", code="too_many_rows")
     index, kind = column
     return [Entry(number, kind, cells[index].strip() if index < len(cells) else "") for number, cells in table[1:]]
 

@@ -36,6 +36,11 @@ def as_bozhou(client, world):
     return client
 
 
+def csrf_header(client) -> dict:
+    """The X-CSRF-Token header that an upload (multipart, not JSON) with the session cookie needs."""
+    return {"X-CSRF-Token": client.get("/api/v1/auth/csrf-token").get_json()["csrf_token"]}
+
+
 def error_code(response) -> str:
     assert response.is_json, response.get_data(as_text=True)[:200]
     return response.get_json()["error"]["code"]

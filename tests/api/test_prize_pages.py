@@ -64,6 +64,12 @@ def test_pickup_page_hands_over(client, auth, app):
     code = db.session.scalar(select(Redemption.pickup_code))
     auth.logout()
     auth.login(w["admin"].username)
+    assert client.post("/prizes/pickup", data={"pickup_point_id": w["point"].id, "code": code}).status_code == 403
+    auth.logout()
+    signed_in = auth.login(w["staff"].username)
+    assert signed_in.headers["Location"] == "/prizes/pickup"
+    nav = client.get("/prizes/pickup").get_data(as_text=True)
+    assert 'data-testid="nav-pickup"' in nav and "/admin" not in nav
     found = client.post("/prizes/pickup", data={"pickup_point_id": w["point"].id, "code": code}).get_data(as_text=True)
     assert "王**" in found and "确认发放" in found and "王小明" not in found
     client.post("/prizes/pickup/hand-over", data={"pickup_point_id": w["point"].id, "code": code})

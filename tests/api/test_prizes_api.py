@@ -14,6 +14,7 @@ from benefits.orgs import service as orgs
 from benefits.points import service as points
 from benefits.prizes.models import Prize, Redemption
 from tests import factories
+from tests.api.conftest import csrf_header
 from tests.prize_factories import prize, rich_member, world
 
 
@@ -124,12 +125,13 @@ def test_pickup_verify_and_hand_over_once(client, auth, w):
     _login(auth, w["member"])
     code = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={}).get_json()["pickup_code"]
     auth.logout()
-    _login(auth, w["admin"])
+    _login(auth, w["staff"])
     pts = client.get("/api/v1/prizes/pickup/points").get_json()
     assert [p["id"] for p in pts] == [w["point"].id]
     body = {"pickup_point_id": w["point"].id, "code": code}
     found = client.post("/api/v1/prizes/pickup/verify", json=body).get_json()
     assert found["member_name"] == "王**" and found["prize_name"] == "雨伞" and found["status"] == "redeemed"
+    assert code not in str(found)
     done = client.post("/api/v1/prizes/pickup/hand-over", json=body)
     assert done.status_code == 200 and done.get_json()["status"] == "handed_over"
     used = client.post("/api/v1/prizes/pickup/hand-over", json=body)
@@ -138,16 +140,69 @@ def test_pickup_verify_and_hand_over_once(client, auth, w):
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "pickup_code_unknown"
     auth.logout()
     with unit_of_work():
-        outsider = factories.admin(w["tree"]["maanshan"], username="mas_admin")
+        outsider = factories.pickup_staff(w["tree"]["magang"], username="magang_pickup")
     _login(auth, outsider)
     foreign = client.post("/api/v1/prizes/pickup/hand-over", json=body)
     assert foreign.status_code == 404 and foreign.get_json()["error"]["code"] == "pickup_point_not_found"
 
 
-def test_members_cannot_hand_over(client, auth, w):
+def test_hand_over_needs_the_points_staff_and_the_members_code(client, auth, w):
+    """A code is checked only at its counter: members and admins (even the admin whose union owns
+    the point and the prize) are refused before the code is looked at, and the counter's own staff
+    get nothing without the code the member shows."""
     _login(auth, w["member"])
-    resp = client.post("/api/v1/prizes/pickup/hand-over", json={"pickup_point_id": w["point"].id, "code": "ABCDEFGHJK"})
-    assert resp.status_code == 403
+    code = client.post(f"/api/v1/prizes/{w['ids']['umbrella']}/redeem", json={}).get_json()["pickup_code"]
+    body = {"pickup_point_id": w["point"].id, "code": code}
+    for user in (w["member"], w["admin"], w["second"]):
+        auth.logout()
+        _login(auth, user)
+        for path in ("/api/v1/prizes/pickup/verify", "/api/v1/prizes/pickup/hand-over"):
+            resp = client.post(path, json=body)
+            assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden", (user.username, path)
+        assert client.get("/api/v1/prizes/pickup/points").status_code == 403
+        assert client.post("/prizes/pickup/hand-over", data=body).status_code == 403
+    auth.logout()
+    assert client.post("/api/v1/prizes/pickup/hand-over", json=body).status_code == 401
+    _login(auth, w["staff"])
+    for wrong in ({"pickup_point_id": w["point"].id}, {**body, "code": code[::-1]}, {**body, "code": "NOPE2345XY"}):
+        resp = client.post("/api/v1/prizes/pickup/hand-over", json=wrong)
+        assert resp.status_code in (400, 404), resp.get_json()
+    assert db.session.scalar(select(Redemption.status)) == "redeemed"
+    assert client.post("/api/v1/prizes/pickup/hand-over", json=body).get_json()["status"] == "handed_over"
+
+
+def test_pickup_codes_go_only_to_their_member(client, auth, w):
+    """Admin lists, actions, CSV, prize page and the OpenAPI document carry no pickup code; the
+    member's own redemption pages and API do."""
+    with unit_of_work():
+        pid = prize(w["admin"], w["point"], stock=2, cost=100, name="电饭煲", high_value=True).id
+    _login(auth, w["member"])
+    mine = client.post(f"/api/v1/prizes/{pid}/redeem", json={}).get_json()
+    code = mine["pickup_code"]
+    assert len(code) == 10
+    assert client.get(f"/api/v1/prizes/redemptions/{mine['id']}").get_json()["pickup_code"] == code
+    assert client.get("/api/v1/prizes/redemptions").get_json()["items"][0]["pickup_code"] == code
+    assert code in client.get(f"/prizes/my/{mine['id']}").get_data(as_text=True)
+    auth.logout()
+    _login(auth, w["admin"])
+    listed = client.get("/api/v1/prizes/admin/redemptions")
+    assert listed.status_code == 200 and listed.get_json()["total"] == 1
+    item = listed.get_json()["items"][0]
+    assert item["id"] == mine["id"] and item["member_name"] == "王**"
+    assert "pickup_code" not in item and code not in listed.get_data(as_text=True)
+    pages = [client.get("/api/v1/prizes/admin/redemptions/export.csv"), client.get("/admin/prizes/export.csv"),
+             client.get(f"/admin/prizes/{pid}"), client.get("/admin/prizes"),
+             client.get(f"/admin/members/{w['member'].member_id}")]
+    for page in pages:
+        assert page.status_code == 200 and code not in page.get_data(as_text=True), page.request.path
+    auth.logout()
+    _login(auth, w["second"])
+    approved = client.post(f"/api/v1/prizes/admin/redemptions/{mine['id']}/approve")
+    assert approved.status_code == 200 and approved.get_json()["approval"] == "approved"
+    assert "pickup_code" not in approved.get_json()
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "pickup_code" not in schemas["AdminRedemptionOut"]["properties"]
+    assert "pickup_code" in schemas["RedemptionOut"]["properties"]
 
 
 def test_admin_creates_restocks_reports_and_exports(client, auth, w):
@@ -205,11 +260,13 @@ def test_picture_upload_and_safe_serving(client, auth, w):
     _login(auth, w["admin"])
     pid = w["ids"]["umbrella"]
     svg = client.post(f"/api/v1/prizes/admin/prizes/{pid}/image",
-                      data={"image": (io.BytesIO(b"<svg onload=alert(1)>"), "x.png")}, content_type="multipart/form-data")
+                      data={"image": (io.BytesIO(b"<svg onload=alert(1)>"), "x.png")}, content_type="multipart/form-data",
+                      headers=csrf_header(client))
     assert svg.status_code == 400 and svg.get_json()["error"]["code"] == "image_type"
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     ok = client.post(f"/api/v1/prizes/admin/prizes/{pid}/image",
-                     data={"image": (io.BytesIO(png), "u.png")}, content_type="multipart/form-data")
+                     data={"image": (io.BytesIO(png), "u.png")}, content_type="multipart/form-data",
+                     headers=csrf_header(client))
     assert ok.status_code == 200
     served = client.get(ok.get_json()["image_url"])
     assert served.data == png and served.mimetype == "image/png"

@@ -11,7 +11,7 @@ from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.quiz import importers
 from benefits.quiz.models import Attempt, Question
-from tests.api.conftest import api_login, error_code
+from tests.api.conftest import api_login, csrf_header, error_code
 from tests.services import quiz_world as qw
 
 
@@ -135,19 +135,19 @@ def test_admin_question_bank_create_disable_and_import(client, world, quiz):
             ["木工", "判断", "未知工种", "", "", "", "", "", "", "对", 1, "", 1, ""]]
     data = importers.write_csv(rows)
     refused = client.post("/api/v1/quiz/admin/questions/import",
-                          data={"file": (io.BytesIO(data), "bank.csv")}, content_type="multipart/form-data")
+                          data={"file": (io.BytesIO(data), "bank.csv")}, content_type="multipart/form-data", headers=csrf_header(client))
     body = refused.get_json()
     assert body["imported"] == 0 and [p["line"] for p in body["problems"]] == [3, 4]
     assert db.session.scalar(select(func.count()).select_from(Question)) == before
     skipped = client.post("/api/v1/quiz/admin/questions/import?skip_bad=true",
-                          data={"file": (io.BytesIO(data), "bank.csv")}, content_type="multipart/form-data")
+                          data={"file": (io.BytesIO(data), "bank.csv")}, content_type="multipart/form-data", headers=csrf_header(client))
     assert skipped.get_json()["imported"] == 1
     gift = client.post("/api/v1/quiz/admin/questions/import?job_type=电工",
                        data={"file": (io.BytesIO("火警电话？ {=119 ~110 ~120}\n".encode()), "a.gift")},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", headers=csrf_header(client))
     assert gift.get_json()["imported"] == 1
     junk = client.post("/api/v1/quiz/admin/questions/import",
-                       data={"file": (io.BytesIO(b"PK junk"), "a.xlsx")}, content_type="multipart/form-data")
+                       data={"file": (io.BytesIO(b"PK junk"), "a.xlsx")}, content_type="multipart/form-data", headers=csrf_header(client))
     assert error_code(junk) == "bad_file"
 
 

@@ -134,7 +134,8 @@ def _merchant_in_maanshan(vw) -> int:
 def test_wrong_types_and_unknown_fields_are_400(client, vw, changes, field):
     login(client, "bozhou_admin")
     r = client.post(f"{API}/vouchers/programmes", json={**PROGRAMME, **changes})
-    assert r.status_code == 400 and error_code(r) == "validation_error", r.get_json()
+    # a NUL is refused before the schema sees the body (benefits/inputs.py), naming the field too
+    assert r.status_code == 400 and error_code(r) in ("validation_error", "nul_character"), r.get_json()
     assert field in r.get_json()["error"]["details"]["fields"]
     assert count(VoucherProgramme) == 0
 

@@ -5,6 +5,10 @@ it runs as root); without them they skip, naming the package.
 Each test gets an empty test database served by gunicorn (without Redis), a `seed` app context
 to write data into it, and a phone-sized or desktop page. `snap(name)` screenshots the current
 page; the screenshots of a failed test are kept in test-artifacts/e2e/<test>/.
+
+Every page a test walks must keep to the Content-Security-Policy: the browser blocks an inline
+script or style silently (the page just stops working), so each violation it reports is
+collected in `page.csp_violations` and fails the test at its end.
 """
 from __future__ import annotations
 
@@ -69,8 +73,15 @@ def screenshots(request, tmp_path):
 def _page(browser, screenshots, width: int, height: int, mobile: bool):
     context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
                                   locale="zh-CN", device_scale_factor=1)
+    # Chromium prints a console error for each violation; the event catches the rest (styles).
+    context.add_init_script("document.addEventListener('securitypolicyviolation', function (e) {"
+                            " console.error('Content Security Policy violation: ' + e.violatedDirective"
+                            " + ' ' + (e.blockedURI || 'inline') + ' at ' + e.documentURI); });")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    page.csp_violations = []
+    page.on("console", lambda message: page.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
     counter = {"n": 0}
 
     def snap(name: str) -> Path:
@@ -89,6 +100,7 @@ def page(browser, screenshots):
     yield page
     page.snap("last")
     context.close()
+    assert not page.csp_violations, page.csp_violations
 
 
 @pytest.fixture
@@ -97,3 +109,4 @@ def phone_page(browser, screenshots):
     yield page
     page.snap("last")
     context.close()
+    assert not page.csp_violations, page.csp_violations

@@ -29,9 +29,10 @@ def test_admin_issues_and_freezes_a_card_and_the_member_sees_it(live, page, phon
 
     page.get_by_test_id("nav-members").click()
     page.wait_for_url("**/admin/members")
-    page.fill("input[name=q]", masked)
-    page.get_by_test_id("member-search").locator("button[type=submit]").click()
-    page.wait_for_url("**/admin/members?*")
+    page.fill("input[name=q]", id_number)  # the whole number: posted, never in the URL
+    with page.expect_navigation():
+        page.get_by_test_id("member-search").locator("button[type=submit]").click()
+    assert page.url == live.url + "/admin/members"
     page.snap("admin-search")
     rows = page.get_by_test_id("member-row")
     assert rows.count() == 1 and "陈静" in rows.first.inner_text()

@@ -25,7 +25,7 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
         member = rich_member(w["tree"]["gujing"], 1_000, name="李娜")
         prize(w["admin"], w["point"], stock=3, cost=800, name="雨伞")
         prize(w["admin"], w["point"], stock=0, cost=100, name="消毒液")
-        member_name, admin_name = member.username, w["admin"].username
+        member_name, staff_name = member.username, w["staff"].username
     page = phone_page
     _login(page, live.url, member_name)
     page.get_by_test_id("nav-prizes").click()
@@ -50,8 +50,10 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
     staff_ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     staff = staff_ctx.new_page()
     try:
-        _login(staff, live.url, admin_name)
-        staff.goto(live.url + "/prizes/pickup")
+        _login(staff, live.url, staff_name)
+        assert staff.url == live.url + "/prizes/pickup"  # where pickup staff land: their only page
+        assert staff.locator("nav.nav a[href^='/admin'], nav.nav a[href^='/till']").count() == 0
+        assert staff.get_by_test_id("nav-pickup").count() == 1
         staff.get_by_test_id("pickup-code-input").fill(code.lower())
         staff.get_by_test_id("verify").click()
         found = staff.get_by_test_id("pickup-found")

@@ -164,12 +164,12 @@ def test_bad_quantity_is_refused(app, quantity):
 def test_pickup_code_once_only_at_its_point_before_deadline(app):
     with unit_of_work():
         w = world(1000)
-        other_point = prizes.create_pickup_point(w["admin"], w["admin"].org, name="谯城区总工会",
-                                                 office_org_id=w["tree"]["qiaocheng"].id)
+        other_point = prizes.create_pickup_point(w["admin"], w["admin"].org, name="古井集团工会二号领取点",
+                                                 office_org_id=w["tree"]["gujing"].id)  # the same staff's
         p = prize(w["admin"], w["point"], cost=100)
         r = _redeem(w["member"], p, key="p1")
         code = r["pickup_code"]
-    staff = w["admin"]
+    staff = w["staff"]
     with pytest.raises(rules.PickupRefused) as exc:
         prizes.find_for_pickup(staff, other_point.id, code)
     assert exc.value.code == "pickup_code_other_point"
@@ -193,14 +193,22 @@ def test_pickup_code_once_only_at_its_point_before_deadline(app):
         assert exc.value.code == "pickup_code_expired"
 
 
-def test_staff_of_other_merchant_or_outside_admin_cannot_use_the_point(app):
+def test_staff_of_other_offices_and_admins_cannot_use_the_point(app):
+    """Only the counter's own staff: not another office's (not even the county office above it),
+    and no admin, even the one whose union owns the point and the prize."""
     with unit_of_work():
         w = world(1000)
-        outsider = factories.admin(w["tree"]["maanshan"], username="maanshan_admin")
-    assert prizes.staff_points(outsider) == []
-    with pytest.raises(DomainError) as exc:
-        prizes.find_for_pickup(outsider, w["point"].id, "ABCDEFGHJK")
-    assert exc.value.code == "pickup_point_not_found"
+        outsiders = [factories.pickup_staff(w["tree"]["magang"], username="magang_pickup"),
+                     factories.pickup_staff(w["tree"]["qiaocheng"], username="qiaocheng_pickup"),
+                     w["admin"], factories.admin(w["tree"]["gujing"], username="gujing_admin")]
+        code = _redeem(w["member"], prize(w["admin"], w["point"], cost=100), key="o1")["pickup_code"]
+    assert [p.id for p in prizes.staff_points(w["staff"])] == [w["point"].id]
+    for outsider in outsiders:
+        assert prizes.staff_points(outsider) == []
+        with pytest.raises(DomainError) as exc, unit_of_work():
+            prizes.hand_over(outsider, w["point"].id, code)
+        assert exc.value.code == "pickup_point_not_found"
+    assert db.session.scalar(select(Redemption.status)) == "redeemed"
 
 
 def test_high_value_needs_a_different_admin(app):
@@ -210,7 +218,7 @@ def test_high_value_needs_a_different_admin(app):
         r = _redeem(w["member"], p, key="hv")
     assert r["approval"] == "pending"
     with pytest.raises(rules.PickupRefused) as exc, unit_of_work():
-        prizes.hand_over(w["admin"], w["point"].id, r["pickup_code"])
+        prizes.hand_over(w["staff"], w["point"].id, r["pickup_code"])
     assert exc.value.code == "awaiting_approval"
     with pytest.raises(DomainError) as exc, unit_of_work():
         prizes.approve(w["admin"], w["admin"].org, r["id"])
@@ -218,7 +226,7 @@ def test_high_value_needs_a_different_admin(app):
     with unit_of_work():
         prizes.approve(w["second"], w["second"].org, r["id"])
     with unit_of_work():
-        assert prizes.hand_over(w["admin"], w["point"].id, r["pickup_code"]).status == "handed_over"
+        assert prizes.hand_over(w["staff"], w["point"].id, r["pickup_code"]).status == "handed_over"
 
 
 def test_restock_and_history_show_every_change(app):
