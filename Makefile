@@ -54,7 +54,12 @@ browser:
 	    || echo "could not install $$need: the browser tests will skip"; \
 	fi
 
+# The benches drive the server with wrk (Debian's package): installed here when missing and we are root.
 bench: i18n
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else echo "make bench needs wrk: apt-get install wrk"; exit 1; fi; \
+	fi
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean: stop

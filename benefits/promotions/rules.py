@@ -109,32 +109,38 @@ def preview(scope: Organisation, data: dict, amounts: tuple[int, ...] = PREVIEW_
 
 @dataclass(frozen=True)
 class RuleReport:
-    uses: int
-    returned_uses: int
-    discount_fen: int
+    """A rule's figures, every one net of refunds; the gross figures stand beside them, named so."""
+    uses: int                   # uses not wholly refunded
+    gross_uses: int             # every use taken at a till
+    returned_uses: int          # uses wholly refunded (their use given back to the member)
+    discount_fen: int           # discount net of what refunds gave back
+    gross_discount_fen: int
     returned_fen: int
     budget_fen: int | None
     budget_left_fen: int | None
-    funders: dict[str, int]
-    by_version: list[tuple[int, int, int]]    # (version number, uses, net discount)
+    funders: dict[str, int]     # each funder's share, net
+    by_version: list[tuple[int, int, int]]    # (version number, net uses, net discount)
 
 
 def report(rule: PromotionRule) -> RuleReport:
     u = PromotionUsage
+    kept = case((u.use_returned.is_(True), 0), else_=1)
     row = db.session.execute(
-        select(func.count(u.id), func.coalesce(func.sum(case((u.use_returned.is_(True), 1), else_=0)), 0),
+        select(func.count(u.id), func.coalesce(func.sum(kept), 0),
                func.coalesce(func.sum(u.discount_fen), 0), func.coalesce(func.sum(u.returned_fen), 0),
                func.coalesce(func.sum(u.union_fen - u.returned_union_fen), 0),
                func.coalesce(func.sum(u.bank_fen - u.returned_bank_fen), 0),
                func.coalesce(func.sum(u.merchant_fen - u.returned_merchant_fen), 0))
         .where(u.rule_id == rule.id)).one()
     versions = db.session.execute(
-        select(PromotionRuleVersion.number, func.count(u.id),
+        select(PromotionRuleVersion.number, func.coalesce(func.sum(kept), 0),
                func.coalesce(func.sum(u.discount_fen - u.returned_fen), 0))
         .join(u, u.version_id == PromotionRuleVersion.id)
         .where(PromotionRuleVersion.rule_id == rule.id)
         .group_by(PromotionRuleVersion.number).order_by(PromotionRuleVersion.number)).all()
-    return RuleReport(uses=int(row[0]) - int(row[1]), returned_uses=int(row[1]), discount_fen=int(row[2]),
-                      returned_fen=int(row[3]), budget_fen=rule.budget_fen, budget_left_fen=rule.budget_left_fen,
+    gross_uses, uses, gross_discount, returned = (int(v) for v in row[:4])
+    return RuleReport(uses=uses, gross_uses=gross_uses, returned_uses=gross_uses - uses,
+                      discount_fen=gross_discount - returned, gross_discount_fen=gross_discount,
+                      returned_fen=returned, budget_fen=rule.budget_fen, budget_left_fen=rule.budget_left_fen,
                       funders={"union": int(row[4]), "bank": int(row[5]), "merchant": int(row[6])},
                       by_version=[(n, int(c), int(d)) for n, c, d in versions])

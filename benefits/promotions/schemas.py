@@ -93,10 +93,13 @@ class PromotionQuoteSchema(Schema):
 
 
 class PromotionReportSchema(Schema):
-    uses = fields.Integer()
-    returned_uses = fields.Integer()
-    discount_fen = fields.Integer()
-    returned_fen = fields.Integer()
+    """Every figure net of refunds; `gross_*` and `returned_*` are the parts it is made of."""
+    uses = fields.Integer(metadata={"description": "uses not wholly refunded"})
+    gross_uses = fields.Integer(metadata={"description": "every use taken at a till"})
+    returned_uses = fields.Integer(metadata={"description": "uses wholly refunded"})
+    discount_fen = fields.Integer(metadata={"description": "discount net of refunds"})
+    gross_discount_fen = fields.Integer()
+    returned_fen = fields.Integer(metadata={"description": "discount given back by refunds"})
     budget_fen = fields.Integer(allow_none=True)
     budget_left_fen = fields.Integer(allow_none=True)
     funders = fields.Dict(keys=fields.String(), values=fields.Integer())

@@ -149,10 +149,27 @@ def test_give_back_returns_budget_pro_rata_and_full_refund_returns_the_use(shop)
     assert q.discount_fen == 4000
     assert pay(shop, 25000, "c").discount_fen == 4000
     report = rules.report(db.session.get(PromotionRule, rule.id))
-    assert (report.uses, report.returned_uses, report.discount_fen - report.returned_fen) == (1, 1, 4000)
+    assert (report.uses, report.gross_uses, report.returned_uses) == (1, 2, 1)
+    assert (report.discount_fen, report.gross_discount_fen, report.returned_fen) == (4000, 8000, 4000)
     assert report.funders == {"union": 2000, "bank": 1200, "merchant": 800}
     with pytest.raises(ValidationError):
         service.give_back(usage_key="c", discount_back_by_rule={rule.id: 4001}, full_refund=False)
+
+
+def test_every_report_figure_is_net_of_refunds_and_the_versions_add_up(shop):
+    """Uses, discount, funders and the per-version rows all say the same thing: net of refunds."""
+    rule = new_rule(shop)
+    pay(shop, 25000, "a")
+    pay(shop, 25000, "b")
+    pay(shop, 25000, "c")
+    with unit_of_work():
+        service.give_back(usage_key="a", discount_back_by_rule={}, full_refund=True)
+        service.give_back(usage_key="b", discount_back_by_rule={rule.id: 1000}, full_refund=False)
+    report = rules.report(db.session.get(PromotionRule, rule.id))
+    assert (report.uses, report.gross_uses, report.returned_uses) == (2, 3, 1)
+    assert (report.discount_fen, report.gross_discount_fen, report.returned_fen) == (7000, 12000, 5000)
+    assert sum(report.funders.values()) == report.discount_fen
+    assert [(n, uses, fen) for n, uses, fen in report.by_version] == [(1, 2, 7000)]
 
 
 def test_paused_rule_gives_nothing_and_offers_list_today_only(shop):
