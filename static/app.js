@@ -40,6 +40,17 @@
                                       body: JSON.stringify({answers: answers})});
     });
   }
+  // Handing in with questions left blank: say how many, and let the member go back.
+  if (form && form.dataset.answersUrl) {
+    form.addEventListener('submit', function (event) {
+      var blank = Array.prototype.filter.call(form.querySelectorAll('.question'), function (q) {
+        return !q.querySelector('input:checked');
+      }).length;
+      if (blank && !window.confirm(form.dataset.unanswered.replace('{n}', blank))) {
+        event.preventDefault();
+      }
+    });
+  }
   var clockEl = document.getElementById('countdown');
   if (clockEl) {
     var left = parseInt(clockEl.dataset.seconds, 10);

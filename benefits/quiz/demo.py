@@ -25,7 +25,10 @@ JOB_TYPES = [
     ("GJSJ", "公交驾驶员"), ("SKXG", "数控铣工"), ("ZJY", "质检员"), ("YYY", "营业员"),
 ]
 
-# Common knowledge every job type's bank carries: safety, fire, labour law, the union.
+# Common knowledge for every trade (safety, fire, labour law, the union) is a bank of its own that
+# every demo quiz draws from beside its trades' banks, so each question is in the bank once and a
+# quiz over several job types never shows one twice.
+COMMON_JOB_TYPE = ("GG", "公共知识")
 COMMON = [
     ("single", "《中华人民共和国安全生产法》规定，从业人员发现直接危及人身安全的紧急情况时，有权？",
      ["继续作业并报告", "停止作业或者在采取可能的应急措施后撤离作业场所", "等待班长指示", "拍照留证后继续作业"], "B",
@@ -102,10 +105,10 @@ SPECIFIC = {
 
 
 def question_rows() -> list[list]:
-    """The demo bank in template rows: common knowledge for every job type plus specific ones."""
+    """The demo bank in template rows: the common bank, then each job type's own; every stem once."""
     rows = []
-    for _code, name in JOB_TYPES:
-        for kind, stem, options, answer, explanation, tag in COMMON + SPECIFIC.get(name, []):
+    for name, questions in [(COMMON_JOB_TYPE[1], COMMON), *SPECIFIC.items()]:
+        for kind, stem, options, answer, explanation, tag in questions:
             opts = list(options or []) + [""] * (6 - len(options or []))
             rows.append([name, importers.KIND_LABELS[kind], stem, *opts, answer, 1, explanation,
                          2 if kind != "multiple" else 3, tag])
@@ -157,7 +160,7 @@ QUIZZES = [
 
 
 def load(ctx) -> None:
-    types = {name: bank.create_job_type(None, code, name) for code, name in JOB_TYPES}
+    types = {name: bank.create_job_type(None, code, name) for code, name in [*JOB_TYPES, COMMON_JOB_TYPE]}
     questions, problems = importers.parse_rows(question_rows())
     assert not problems, problems
     bank.import_questions(None, questions, [], skip_bad=False)
@@ -165,7 +168,7 @@ def load(ctx) -> None:
     made = []
     for org_code, title, names, settings in QUIZZES:
         made.append(quizzes.create_quiz(None, ctx.orgs[org_code], {
-            "title": title, "job_type_ids": [types[n].id for n in names],
+            "title": title, "job_type_ids": [types[n].id for n in [*names, COMMON_JOB_TYPE[1]]],
             "opens_at": at - timedelta(days=30), "closes_at": at + timedelta(days=60), **settings}))
     _demo_attempts(ctx, made[0])
     ctx.notes.append(f"Quiz: {len(types)} job types, {len(questions)} questions, {len(made)} quizzes open now.")

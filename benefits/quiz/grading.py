@@ -146,4 +146,5 @@ def member_view(attempt: dict, quiz: dict | None, items: list[dict], at: datetim
     if done:
         result.update({k: attempt[k] for k in ("correct_count", "question_count", "score_percent",
                                                 "points_awarded", "passed", "late")})
+        result["pass_percent"] = quiz["pass_percent"] if quiz else None
     return result

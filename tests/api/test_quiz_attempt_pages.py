@@ -94,7 +94,8 @@ def test_start_and_submit_answer_what_the_attempt_then_shows(client, world):
 def test_the_page_grades_the_answers_on_its_form_and_a_second_start_is_refused(client, world):
     with unit_of_work():
         jt = qw.bank("电工", 20, kinds=("single",))
-        quiz = qw.quiz(world.tree["bozhou"], [jt], question_count=4, points_per_correct=5, attempts_per_day=1)
+        quiz = qw.quiz(world.tree["bozhou"], [jt], question_count=4, points_per_correct=5, attempts_per_day=1,
+                       pass_percent=80)
     AuthActions(client).login(world.li.username)
     started = client.post(f"/quiz/{quiz.id}/start")
     attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
@@ -104,6 +105,7 @@ def test_the_page_grades_the_answers_on_its_form_and_a_second_start_is_refused(c
     assert done.status_code == 302
     page = client.get(f"/quiz/attempts/{attempt_id}").get_data(as_text=True)
     assert 'data-testid="score">3/4<' in page and 'data-testid="points-awarded">15<' in page
+    assert "未及格</span> 得分率 75%，及格线 80%。" in page
     refused = client.post(f"/quiz/{quiz.id}/start", follow_redirects=True).get_data(as_text=True)
     assert "今天的答题次数已用完" in refused
     assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1

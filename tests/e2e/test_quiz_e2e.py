@@ -30,6 +30,11 @@ def test_member_takes_a_quiz_on_a_phone_and_sees_their_points_rise(live, phone_p
     assert "正确答案" not in page.content()
     with live.seed.app_context():
         answers = qw.right_answers(attempt_id)
+    dialogs = []
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.get_by_test_id("submit-attempt").click()        # nothing answered yet: the member is warned and stays
+    assert dialogs == ["还有 4 题没有作答，交卷后不能再改。确定交卷吗？"]
+    assert page.get_by_test_id("submit-attempt").is_visible()
     for position, letters in answers.items():
         for letter in letters:
             page.get_by_test_id(f"question-{position}").locator(f"input[value={letter}]").check()
