@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 
 import click
 from flask import Flask
@@ -34,8 +35,19 @@ def demo_load(scale_name: str | None):
     if scale_name:
         _load_scale(scale_name)
     click.echo("Demo accounts (role, username, password):")
-    for role, username, password in demo.demo_credentials():
-        click.echo(f"  {role:<36} {username:<20} {password}")
+    creds = demo.demo_credentials()
+    widths = [max(display_width(row[i]) for row in creds) for i in (0, 1)]
+    for role, username, password in creds:
+        click.echo(f"  {pad(role, widths[0])}  {pad(username, widths[1])}  {password}")
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives `text`: two for each wide (Chinese) character, one for the rest."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
 
 
 def _load_scale(name: str) -> None:

@@ -37,7 +37,7 @@ def load(ctx) -> None:
                                            contact_phone=phone, accepts_card_number=accepts)
         for store_name, address in stores:
             service.add_store(None, merchant, name=store_name, address=address)
-        service.create_cashier(None, merchant, username=cashier, display_name=name[:8] + "收银员",
+        service.create_cashier(None, merchant, username=cashier, display_name=name + "收银员",
                                password=DEMO_PASSWORD)
         ctx.credentials.append((f"cashier {name}", cashier, DEMO_PASSWORD))
         if first_key is None:
