@@ -41,6 +41,29 @@ def test_mall_confirm_double_submit_and_cancel(client, auth, app):
     assert "已取消" in client.get(f"/prizes/my/{rid}").get_data(as_text=True)
 
 
+def test_a_prize_the_member_cannot_afford_looks_it_and_cannot_be_confirmed(client, auth, app):
+    """17,848 points and a 40,000-point washing machine: the mall says how many are missing, the
+    prize page and the confirm page refuse with the reason, and no negative balance is shown."""
+    w = _setup()
+    with unit_of_work():
+        washer = prize(w["admin"], w["point"], stock=5, cost=40000, name="洗衣机").id
+    auth.login(w["member"].username)
+    mall = client.get("/prizes").get_data(as_text=True)
+    start = mall.rindex("<a ", 0, mall.index(f'data-testid="prize-{washer}"'))
+    tile = mall[start:mall.index("</a>", start)]
+    assert "prize-tile short" in tile and "还差 39000 积分" in tile and "积分够" not in tile
+    detail = client.get(f"/prizes/{washer}").get_data(as_text=True)
+    assert "积分不足：兑换 1 件还差 39000 积分。" in detail
+    assert 'type="button" disabled data-testid="redeem"' in detail
+    confirm = client.get(f"/prizes/{washer}/confirm?quantity=1").get_data(as_text=True)
+    assert "积分不足：还差 39000 积分，不能兑换。" in confirm and "-39000" not in confirm
+    assert 'data-testid="confirm-redeem" disabled' in confirm
+    refused = client.post(f"/prizes/{washer}/confirm", data={"quantity": "1", "pickup_point_id": str(w["point"].id),
+                                                              "nonce": "n-short"}, follow_redirects=True)
+    assert "积分不足" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Redemption.id))) == 0
+
+
 def test_mall_in_english(client, auth, app):
     w = _setup()
     auth.login(w["member"].username)
