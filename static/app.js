@@ -4,9 +4,14 @@
 (function () {
   'use strict';
 
-  // <form data-confirm="…">: ask before submitting.
+  // <form data-confirm="…">: ask before submitting; "{amount}" is the form's amount as typed.
   document.addEventListener('submit', function (event) {
     var message = event.target.dataset && event.target.dataset.confirm;
+    var amount = event.target.querySelector && event.target.querySelector('input[name=amount]');
+    if (message && amount) {
+      if (!amount.value.trim()) return;          // the server answers an empty amount with its own message
+      message = message.replace('{amount}', amount.value.trim());
+    }
     if (message && !window.confirm(message)) {
       event.preventDefault();
     }

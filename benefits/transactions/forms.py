@@ -47,6 +47,7 @@ class ConfirmForm(FlaskForm):
 
 
 class RefundForm(FlaskForm):
-    amount = StringField(_l("退还会员金额（元，留空为全部）"), validators=[Optional(), Length(max=16)])
+    # Required where the payment can be refunded in part (the view checks: a whole-only refund has no field).
+    amount = StringField(_l("退还会员金额（元）"), validators=[Optional(), Length(max=16)])
     reason = StringField(_l("退款原因"), validators=[Optional(), Length(max=255)])
     key = HiddenField(validators=[DataRequired(), Length(max=64)])

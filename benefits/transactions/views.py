@@ -21,7 +21,7 @@ from ..errors import DomainError, ValidationError, error_body
 from ..extensions import db
 from ..inputs import row_id
 from ..merchants import service as merchants
-from ..money import MoneyFormatError, parse_yuan
+from ..money import MoneyFormatError, format_yuan, parse_yuan
 from ..promotions import service as promotions
 from ..templating import qr_svg
 from ..vouchers.service import VoucherRefused
@@ -225,11 +225,16 @@ def till_transaction(transaction_id: int):
 @merchant_staff_required
 def till_refund(transaction_id: int):
     till = _cashier_till()
-    service.get_transaction_for_merchant(till.merchant, transaction_id)
+    txn = service.get_transaction_for_merchant(till.merchant, transaction_id)
     form = RefundForm()
     if form.validate_on_submit():
+        typed = (form.amount.data or "").strip()
+        if not typed and txn.pay_fen > 0:
+            # the amount is always said out loud: an empty field never refunds everything
+            flash(_("请填写退还会员的金额；全部退款请填 %(yuan)s。", yuan=format_yuan(txn.refundable_pay_fen)), "error")
+            return redirect(url_for("transactions.till_transaction", transaction_id=transaction_id))
         try:
-            pay_fen = _amount_fen(form.amount.data) if (form.amount.data or "").strip() else None
+            pay_fen = _amount_fen(typed) if typed else None
             with unit_of_work():
                 def refund():
                     row = service.refund_transaction(_till_ref(), transaction_id, pay_fen=pay_fen, reason=form.reason.data)

@@ -78,7 +78,7 @@ def test_admin_of_another_union_gets_404_and_bad_form_is_400(client, auth, tree)
 def test_cashier_quotes_confirms_and_refunds_on_the_till_page(client, auth, tree):
     with unit_of_work():
         m = tf.merchant(tree["bozhou"])
-        tf.rule(tree["bozhou"])
+        tf.rule(tree["bozhou"], per_member={"day": 1})
         cashier = tf.cashier(m)
         card = factories.member(tree["gujing"]).current_card.number
     auth.login(cashier.username)
@@ -98,6 +98,13 @@ def test_cashier_quotes_confirms_and_refunds_on_the_till_page(client, auth, tree
     assert 'data-testid="transaction-refunded">105.00<' in page.text and "部分退款" in page.text
     too_much = client.post(done.location + "/refund", data={"amount": "999", "key": "k2"}, follow_redirects=True)
     assert "超过可退金额" in too_much.text
+    empty = client.post(done.location + "/refund", data={"amount": " ", "key": "k3"}, follow_redirects=True)
+    assert "请填写退还会员的金额；全部退款请填 105.00。" in empty.text     # an empty amount refunds nothing
+    assert 'data-testid="transaction-refunded">105.00<' in empty.text
+    assert "确认退还会员 {amount} 元？退款后不能撤销。" in empty.text        # the page asks before it refunds
+    second = client.post("/till", data={"code": card, "amount": "250"})     # the rule allows one use a day
+    assert "本次消费没有可用优惠。" in second.text
+    assert "满200减40：今日使用次数已满" in second.text
     bad = client.post("/till", data={"code": card, "amount": "1.234"})
     assert bad.status_code == 400 and 'data-testid="till-error"' in bad.text
     day = client.get("/till/transactions")

@@ -54,6 +54,12 @@ def test_cashier_confirms_and_refunds_half_and_the_member_sees_both(live, page, 
 
     till.fill("input[name=amount]", "105")
     till.fill("input[name=reason]", "退一半商品")
+    asked = []
+    till.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    till.get_by_test_id("refund-button").click()           # the cashier is asked, says no: nothing refunded
+    assert asked == ["确认退还会员 105 元？退款后不能撤销。"]
+    assert till.get_by_test_id("transaction-status").inner_text() == "已完成"
+    till.once("dialog", lambda d: d.accept())
     till.get_by_test_id("refund-button").click()
     assert till.get_by_test_id("transaction-status").inner_text() == "部分退款"
     assert till.get_by_test_id("transaction-refunded").inner_text() == "105.00"
