@@ -107,6 +107,15 @@ def preview(scope: Organisation, data: dict, amounts: tuple[int, ...] = PREVIEW_
     return [engine.preview(draft, amount) for amount in amounts]
 
 
+def version_numbers(version_ids) -> dict[int, int]:
+    """Each rule version's number within its rule (1, 2, …), as people name versions."""
+    ids = {int(v) for v in version_ids}
+    if not ids:
+        return {}
+    v = PromotionRuleVersion
+    return dict(db.session.execute(select(v.id, v.number).where(v.id.in_(ids))).all())
+
+
 @dataclass(frozen=True)
 class RuleReport:
     """A rule's figures, every one net of refunds; the gross figures stand beside them, named so."""

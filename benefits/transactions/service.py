@@ -405,6 +405,22 @@ def get_transaction_for_merchant(merchant: Merchant, transaction_id: int) -> Car
     return txn
 
 
+def receipt_numbers(merchant_id: int, transactions) -> dict[int, str]:
+    """Numbers people can read for the merchant's transactions: the business day and the
+    transaction's place in that day at this merchant ("20261206-0042", 流水号). Ids only grow
+    and transactions are never deleted, so a number never changes once given; one query for
+    all the days the transactions fall on."""
+    days = {t.business_day for t in transactions}
+    if not days:
+        return {}
+    t = CardTransaction.__table__.c
+    rows = db.session.execute(
+        select(t.id, t.business_day, func.row_number().over(partition_by=t.business_day, order_by=t.id))
+        .where(t.merchant_id == merchant_id, t.business_day.in_(days)))
+    wanted = {t.id for t in transactions}
+    return {tid: f"{day:%Y%m%d}-{n:04d}" for tid, day, n in rows if tid in wanted}
+
+
 def transactions_of_day(merchant: Merchant, day: date, store: Store | None = None) -> list[CardTransaction]:
     stmt = select(CardTransaction).where(CardTransaction.merchant_id == merchant.id,
                                          CardTransaction.business_day == day)

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..inputs import row_id
 from ..merchants import service as merchants
 from ..money import MoneyFormatError, format_yuan, parse_yuan
+from ..promotions import rules as promotion_rules
 from ..promotions import service as promotions
 from ..templating import qr_svg
 from ..vouchers.service import VoucherRefused
@@ -208,6 +209,7 @@ def till_transactions():
         day = clock.business_day()
     items = service.transactions_of_day(till.merchant, day)
     return render_template("transactions/till_transactions.html", till=till, day=day, items=items,
+                           numbers=service.receipt_numbers(till.merchant.id, items),
                            summary=service.day_summary(items), prev_day=day - timedelta(days=1),
                            next_day=day + timedelta(days=1) if day < clock.business_day() else None)
 
@@ -218,7 +220,9 @@ def till_transaction(transaction_id: int):
     till = _cashier_till()
     txn = service.get_transaction_for_merchant(till.merchant, transaction_id)
     form = RefundForm(formdata=None, data={"key": uuid.uuid4().hex})
-    return render_template("transactions/till_transaction.html", till=till, txn=txn, form=form)
+    return render_template("transactions/till_transaction.html", till=till, txn=txn, form=form,
+                           number=service.receipt_numbers(till.merchant.id, [txn])[txn.id],
+                           versions=promotion_rules.version_numbers([a["version_id"] for a in txn.applied or ()]))
 
 
 @bp.post("/till/transactions/<int:transaction_id>/refund")
@@ -273,8 +277,9 @@ def till_statement_open():
 def statement_page(merchant, statement, admin: bool):
     sales, refunds = settlement.statement_lines(merchant, statement.id if statement else None)
     totals = statement.totals if statement else settlement.period_totals(merchant.id, None)
+    numbers = service.receipt_numbers(merchant.id, [*sales, *{r.transaction for r in refunds}])
     return render_template("merchants/statement.html", merchant=merchant, statement=statement, totals=totals,
-                           sales=sales, refunds=refunds, admin=admin)
+                           sales=sales, refunds=refunds, admin=admin, numbers=numbers)
 
 
 @bp.get("/till/statements/<statement_id>.csv")

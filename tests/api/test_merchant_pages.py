@@ -92,6 +92,9 @@ def test_cashier_quotes_confirms_and_refunds_on_the_till_page(client, auth, tree
     assert client.post("/till/confirm", data=confirm).location == done.location  # double tap: one transaction
     assert db.session.scalar(select(func.count(CardTransaction.id))) == 1
     txn_page = client.get(done.location)
+    today = clock.business_day().strftime("%Y%m%d")
+    assert f'data-testid="receipt-number">{today}-0001<' in txn_page.text      # 流水号, not a database id
+    assert "版本" not in txn_page.text and "第 1 版" not in txn_page.text        # a rule's only version is not named
     refund_key = re.search(r'name="key" type="hidden" value="([0-9a-f]+)"', txn_page.text).group(1)
     client.post(done.location + "/refund", data={"amount": "105", "reason": "", "key": refund_key})
     page = client.get(done.location)
@@ -109,6 +112,8 @@ def test_cashier_quotes_confirms_and_refunds_on_the_till_page(client, auth, tree
     assert bad.status_code == 400 and 'data-testid="till-error"' in bad.text
     day = client.get("/till/transactions")
     assert day.status_code == 200 and "250.00" in day.text
+    assert f'data-testid="receipt-number">{today}-0001<' in day.text
+    assert f"<td>{today}-0001</td>" in client.get("/till/statements/open").text
     assert client.get("/till/statements").status_code == 200
     csv_text = client.get("/till/statements/open.csv").text
     assert "sale" in csv_text and "refund" in csv_text

@@ -77,6 +77,9 @@ def test_editing_makes_a_new_version_and_history_keeps_the_old_terms(shop):
     assert second.discount_fen == 5000 and second.applied[0].version_id == versions[1].id
     usages = db.session.scalars(select(PromotionUsage).order_by(PromotionUsage.id)).all()
     assert [(u.version_id, u.discount_fen) for u in usages] == [(versions[0].id, 4000), (versions[1].id, 5000)]
+    # the till names a version by its number within the rule, never by its database id
+    assert rules.version_numbers([versions[1].id, str(versions[0].id)]) == {versions[0].id: 1, versions[1].id: 2}
+    assert rules.version_numbers([]) == {}
 
 
 @pytest.mark.parametrize("bad, field", [
