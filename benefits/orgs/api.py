@@ -17,8 +17,11 @@ class Organisations(MethodView):
     @blp.arguments(OrgQueryArgs, location="query", error_status_code=400)
     @blp.response(200, OrganisationSchema(many=True))
     def get(self, args):
-        """Direct children of `parent_id` (default: the admin's own union and its children)."""
+        """Direct children of `parent_id` (default: the admin's own union and its children), or with
+        `q` the organisations in your subtree whose name or code holds it."""
         scope = current_scope()
+        if args["q"] is not None:
+            return service.search(scope, args["q"])
         if args["parent_id"] is None:
             return [scope, *service.children(scope)]
         return service.children(service.get_in_scope(scope, args["parent_id"]))

@@ -1,4 +1,4 @@
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ..inputs import Integer
 
@@ -12,4 +12,6 @@ class OrganisationSchema(Schema):
 
 
 class OrgQueryArgs(Schema):
-    parent_id = Integer(load_default=None)
+    parent_id = Integer(load_default=None, metadata={"description": "list this organisation's direct children"})
+    q = fields.String(load_default=None, validate=validate.Length(max=64),
+                      metadata={"description": "search names and codes in your subtree (up to 20, exact code first)"})

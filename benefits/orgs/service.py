@@ -1,7 +1,7 @@
 """Organisation tree: creation, subtree queries and the admin scope rule."""
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
@@ -53,6 +53,23 @@ def get_by_code(code: str) -> Organisation | None:
 def children(org: Organisation) -> list[Organisation]:
     return list(db.session.scalars(
         select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)))
+
+
+SEARCH_LIMIT = 20
+
+
+def search(scope: Organisation, text: str, limit: int = SEARCH_LIMIT) -> list[Organisation]:
+    """Organisations inside `scope` whose name or code holds `text` (the organisation picker):
+    exact code first, then the higher levels, then by code."""
+    text = text.strip()
+    if not text:
+        return []
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    level_rank = case({level: rank for rank, level in enumerate(LEVELS)}, value=Organisation.level)
+    return list(db.session.scalars(
+        select(Organisation).where(subtree_filter(scope),
+                                   Organisation.name.ilike(like, escape="\\") | Organisation.code.ilike(like, escape="\\"))
+        .order_by((Organisation.code != text), level_rank, Organisation.code).limit(limit)))
 
 
 def child_counts(org: Organisation) -> dict[int, int]:
