@@ -48,3 +48,12 @@ def test_the_promotion_editor_offers_the_picker_date_fields_and_an_error_summary
     summary = summary_of({"name": "9折", "pay_percent": "abc"})
     assert "请修改以下 1 处后再保存：" in summary
     assert '<a href="#pay_percent">会员支付比例（%，9折填90）：请输入百分比，如 90 或 85.5</a>' in summary
+
+
+def test_every_form_that_takes_an_organisation_code_offers_the_picker(client, auth):
+    """The same picker everywhere a code is typed (member, prize, pickup point, voucher target)."""
+    _admin(client, auth)
+    for path in ("/admin/members/new", "/admin/prizes/new", "/admin/prizes/points"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert 'data-org-picker="/api/v1/organisations"' in page.get_data(as_text=True), path
