@@ -1,6 +1,7 @@
 """Configuration classes; every setting can come from the environment (see README)."""
 from __future__ import annotations
 
+import logging
 import os
 
 # The value of SQLALCHEMY_DATABASE_URI / REDIS_URL when DATABASE_URL / REDIS_URL is unset:
@@ -78,6 +79,21 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     BENCHMARK_ENDPOINTS = os.environ.get("BENEFITS_BENCHMARK_ENDPOINTS") == "1"
 
+    # Notices to members (docs/notices.md): `flask notices send` delivers through NOTICE_CHANNEL,
+    # `log` (prints, phone masked; refused in production) or `http` (POST to the SMS gateway,
+    # signed with HMAC-SHA256 over the body with the secret).
+    NOTICE_CHANNEL = os.environ.get("NOTICE_CHANNEL", "log")
+    NOTICE_LOG_CHANNEL_ALLOWED = True
+    NOTICE_GATEWAY_URL = os.environ.get("NOTICE_GATEWAY_URL", "")
+    NOTICE_GATEWAY_SECRET = os.environ.get("NOTICE_GATEWAY_SECRET", "")
+    NOTICE_HTTP_TIMEOUT_SECONDS = float(os.environ.get("NOTICE_HTTP_TIMEOUT_SECONDS", "5"))
+    NOTICE_HTTP_TRIES = int(os.environ.get("NOTICE_HTTP_TRIES", "3"))
+    NOTICE_HTTP_BACKOFF_SECONDS = float(os.environ.get("NOTICE_HTTP_BACKOFF_SECONDS", "0.5"))
+    NOTICE_SEND_BATCH = int(os.environ.get("NOTICE_SEND_BATCH", "20"))
+    NOTICE_MAX_ATTEMPTS = int(os.environ.get("NOTICE_MAX_ATTEMPTS", "6"))
+    NOTICE_RETRY_SECONDS = float(os.environ.get("NOTICE_RETRY_SECONDS", "60"))
+    NOTICE_RETRY_MAX_SECONDS = float(os.environ.get("NOTICE_RETRY_MAX_SECONDS", "3600"))
+
     @staticmethod
     def init_app(app) -> None:
         """Replace each EMBEDDED setting by the URL of a server kept under the instance folder,
@@ -112,6 +128,8 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_NAME = "__Host-remember_token"
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    NOTICE_CHANNEL = os.environ.get("NOTICE_CHANNEL", "http")
+    NOTICE_LOG_CHANNEL_ALLOWED = False
 
     @staticmethod
     def init_app(app) -> None:
@@ -119,6 +137,13 @@ class ProductionConfig(Config):
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"production configuration needs {', '.join(missing)} in the environment")
+        # The site runs without an SMS gateway (notices are still written and listed at 消息);
+        # only `flask notices send` refuses, so say so at start.
+        if app.config["NOTICE_CHANNEL"] != "http" or not (app.config["NOTICE_GATEWAY_URL"]
+                                                          and app.config["NOTICE_GATEWAY_SECRET"]):
+            logging.getLogger("benefits.notices").warning(
+                "no SMS gateway configured (NOTICE_CHANNEL=http, NOTICE_GATEWAY_URL, NOTICE_GATEWAY_SECRET): "
+                "notices are kept and listed, and `flask notices send` refuses to run")
 
 
 CONFIGS = {

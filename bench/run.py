@@ -3,7 +3,8 @@
     python bench/run.py [--reload] [--only NAME ...]
 
 NAME is a scenario name, a scenario module (e.g. `foundation`), `import` (the member-import
-benchmark) or `vouchers-issue` (issuing vouchers to 473,216 members, bench/vouchers_issue.py).
+benchmark), `vouchers-issue` (issuing vouchers to 473,216 members, bench/vouchers_issue.py) or
+`notices-send` (10,000 notices through the HTTP channel, bench/notices_send.py).
 Without --only everything runs.
 """
 from __future__ import annotations
@@ -24,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy  # noqa: E402
 
@@ -43,7 +43,7 @@ CEILINGS = [Scenario(name="ceiling: bare JSON", path="/bench/bare", ceiling=None
 # the table shows what any request that reads the database once can reach on this machine.
 READ_REFERENCE = Scenario(name="reference: one SQL read", path="/bench/read", ceiling="bare")
 # benchmarks of their own, not wrk scenarios
-NOT_HTTP = ("import", "vouchers-issue")
+NOT_HTTP = ("import", "vouchers-issue", "notices-send")
 
 
 def log(message: str) -> None:
@@ -120,7 +120,7 @@ def prepare_modules(modules: list) -> dict[str, dict]:
     from benefits.extensions import db
     from config import normalise_database_url
 
-    redis.Redis.from_url(REDIS_URL).flushdb()  # the bench Redis DB is ours alone
+    counters.connect(REDIS_URL, socket_timeout=30).flushdb()  # the bench Redis DB (or cluster) is ours alone
     app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": normalise_database_url(DATABASE_URL),
                                 "REDIS_URL": REDIS_URL})
     states: dict[str, dict] = {}
@@ -247,6 +247,10 @@ def main() -> int:
     if wanted(args.only, "vouchers-issue"):
         from bench import vouchers_issue
         issue_report = vouchers_issue.run(log=log)
+    notices_report = None
+    if wanted(args.only, "notices-send"):
+        from bench import notices_send
+        notices_report = notices_send.run(log=log)
 
     sections = [f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · gunicorn 2 sync "
                 f"workers · wrk {SECONDS} s × {CONNECTIONS} connections, {THREADS} thread(s) · "
@@ -259,6 +263,8 @@ def main() -> int:
         sections.append(import_report)
     if issue_report:
         sections.append(issue_report)
+    if notices_report:
+        sections.append(notices_report)
     report = "\n\n".join(sections) + "\n"
     print("\n" + report)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,10 @@
 province through the real path (`vouchers.service.issue` as `flask vouchers issue` runs it: a
 batch, then chunks of member ids, each locking the programme row, inserting with one
 INSERT … SELECT the target's members not yet issued within the budget left, counting them on
-the programme and the batch, and committing), beside bare bulk inserts of the very same rows
-into `vouchers` (COPY from the client, and one INSERT … SELECT from `members` on the server),
-measured in the same run. Target: the issue takes at most 3× the faster bare insert.
+the programme and the batch, and committing; the same statement writes each member's
+`voucher_issued` notice into the outbox), beside bare bulk inserts of the very same rows into
+`vouchers` (COPY from the client, and one INSERT … SELECT from `members` on the server; no
+notices), measured in the same run. Target: the issue takes at most 3× the faster bare insert.
 
 Runs on its own PostgreSQL database, rebuilt each time: the schema, the report's organisation
 tree and its 473,216 members (`cli.scale.load_scale`, COPY; all made active so every one is

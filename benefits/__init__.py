@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Each domain folder may provide `api.py` (exposing `blp`, a flask-smorest Blueprint),
 # `views.py` (exposing `bp`, a Flask Blueprint) and `cli.py` (exposing `register(app)`).
 DOMAINS = ("orgs", "members", "auth", "audit", "points", "quiz", "merchants", "promotions",
-           "vouchers", "transactions", "prizes", "admin", "cli")
+           "vouchers", "transactions", "prizes", "notices", "medical", "festival", "admin", "cli")
 
 
 def create_app(config: type | None = None, overrides: dict | None = None) -> Flask:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,21 @@ class TooManyRequests(DomainError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "stable, for programs: `validation_error`, "
+                                                                 "`not_authenticated`, `sold_out` …"})
+    message = fields.String(required=True, metadata={"description": "for people; may be Chinese"})
+    details = fields.Dict(required=True, metadata={
+        "description": "`{}` unless the error says more: `fields` (field → messages) for a 400, "
+                       "`rows` for a refused list, `retry_after_seconds` for a 429 …"})
+
+
+class ErrorEnvelopeSchema(Schema):
+    """What every error under /api is, whatever its status (docs/api.md, "Errors"). The OpenAPI
+    document gives it as every operation's `default` response (`extensions.api`)."""
+    error = fields.Nested(ErrorSchema, required=True)
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:

@@ -81,3 +81,11 @@ def make_id_number(region: str, born: date, sequence: int) -> str:
     """Build a valid ID number (demo data and tests): 6-digit region, birth date, 3-digit sequence."""
     first17 = f"{region}{born:%Y%m%d}{sequence % 1000:03d}"
     return first17 + id_check_digit(first17)
+
+
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9.])1[3-9][0-9]{9}(?![0-9.])")
+
+
+def mask_phones_in(text: str) -> str:
+    """Every mainland mobile number standing alone in free text, masked (138****5678)."""
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m[0]), text)

@@ -18,6 +18,7 @@
   });
 
   // The member's pay code: a new one every refresh interval (the page route takes the CSRF token).
+  // On the home page it appears only when the member taps 出示付款码: no code is made unasked.
   var qr = document.getElementById('pay-qr');
   if (qr && qr.dataset.refreshUrl) {
     var text = document.querySelector('[data-testid=pay-token]');
@@ -25,11 +26,27 @@
     var refresh = function () {
       fetch(qr.dataset.refreshUrl, {method: 'POST', credentials: 'same-origin',
         headers: {'X-CSRFToken': csrf, 'Accept': 'application/json'}})
-        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (r) {
+          return r.json().then(function (body) {
+            if (!r.ok) { throw new Error(body.error && body.error.message); }
+            return body;
+          });
+        })
         .then(function (code) { qr.innerHTML = code.svg; qr.dataset.token = code.token; text.textContent = code.token; })
-        .catch(function () { text.textContent = qr.dataset.refreshError; });
+        .catch(function (e) { text.textContent = e.message || qr.dataset.refreshError; });
     };
-    setInterval(refresh, parseInt(qr.dataset.refreshSeconds, 10) * 1000);
+    var every = parseInt(qr.dataset.refreshSeconds, 10) * 1000;
+    var reveal = document.getElementById('pay-reveal');
+    if (reveal) {
+      reveal.addEventListener('click', function () {
+        refresh();
+        Array.prototype.forEach.call(document.querySelectorAll('#home-pay [hidden]'), function (e) { e.hidden = false; });
+        reveal.hidden = true;
+        setInterval(refresh, every);
+      });
+    } else {
+      setInterval(refresh, every);
+    }
   }
 
   // A quiz attempt: every answer is saved as it is picked (JSON, so the API takes the session).

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import devservers
-from benefits import clock, create_app
+from benefits import clock, counters, create_app
 from benefits.auth import throttle
 from benefits.extensions import db
 from config import TestingConfig, normalise_database_url
@@ -105,13 +105,15 @@ def make_app(database_url: str, **overrides):
     app.test_client_class = ApiClient
 
     # Tests hold one app context open, and Flask reuses it for every test-client request, so
-    # `g` (where Flask-Login caches the user and Flask-Babel the locale) would leak from one
-    # request into the next. Each request must find its user and language itself, as in production.
+    # `g` (where Flask-Login caches the user, Flask-WTF the CSRF token and Flask-Babel the locale)
+    # would leak from one request into the next. Each request must find its user, token and
+    # language itself, as in production.
     @app.before_request
     def _forget_request_state():
         from flask import g
         from flask_babel import refresh
         g.pop("_login_user", None)
+        g.pop("csrf_token", None)      # Flask-WTF's token of the session the last request had
         refresh()
     with app.app_context():
         if database_url not in _schemas_made:
@@ -158,8 +160,9 @@ def client(app):
 
 @pytest.fixture
 def flush_redis(redis_url):
-    import redis
-    r = redis.Redis.from_url(redis_url)
+    """A client of the tests' Redis (one server or a cluster: `counters.connect` reads the URL as
+    the app does), emptied before and after the test."""
+    r = counters.connect(redis_url, socket_timeout=10)
     r.flushdb()
     yield r
     r.flushdb()

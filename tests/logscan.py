@@ -1,4 +1,5 @@
-"""After the whole suite: no log the tests produced may hold a whole national ID number.
+"""After the whole suite: no log the tests produced may hold a whole national ID number, nor a
+mobile phone number (notices are sent to phones: the log channel masks them).
 
 The tests write ID numbers everywhere (sign-ins, searches, imports), so their logs show whether
 any path lets one through: the gunicorn servers' output and access logs (test-artifacts/), the
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{6}((?:19|20)[0-9]{2})([0-9]{2})([0-9]{2})[0-9]{3}[0-9Xx](?![0-9A-Za-z])")
 # The machine's own servers (CI): only what they write while the suite runs is read.
+MOBILE = re.compile(r"(?<![0-9A-Za-z.])1[3-9][0-9]{9}(?![0-9A-Za-z.])")
 SERVER_LOGS = os.environ.get("TEST_SERVER_LOGS", "/var/log/postgresql/*.log:/var/log/redis/*.log").split(":")
 SHOWN = 20
 
@@ -72,9 +74,15 @@ def find_id_numbers(text: str) -> list[str]:
     return found
 
 
+def find_mobile_numbers(text: str) -> list[str]:
+    """Mainland mobile numbers (11 digits, 13x–19x) standing alone: not inside a longer number
+    (card, ID, timestamp) or a decimal."""
+    return MOBILE.findall(text)
+
+
 def _scan_text(where: str, text: str, first_line: int = 1) -> None:
     for number, line in enumerate(text.splitlines(), first_line):
-        if find_id_numbers(line):
+        if find_id_numbers(line) or find_mobile_numbers(line):
             _findings.append(Finding(where, number, line.strip()[:200]))
 
 
@@ -119,8 +127,8 @@ def pytest_sessionfinish(session) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     if not _findings:
         return
-    terminalreporter.section("ID numbers in logs", sep="=", red=True, bold=True)
-    terminalreporter.write_line(f"{len(_findings)} log line(s) hold a whole ID number; no log may:")
+    terminalreporter.section("ID numbers or phone numbers in logs", sep="=", red=True, bold=True)
+    terminalreporter.write_line(f"{len(_findings)} log line(s) hold a whole ID number or phone number; no log may:")
     for finding in _findings[:SHOWN]:
         terminalreporter.write_line(f"{finding.where}:{finding.line}: {finding.text}")
     if len(_findings) > SHOWN:

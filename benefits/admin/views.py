@@ -9,6 +9,9 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 
+from ..audit import filters as audit_filters
+from ..audit import labels as audit_labels
+from ..audit import readable as audit_readable
 from ..audit import service as audit
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
@@ -18,9 +21,12 @@ from ..members import importing
 from ..members import service as members
 from ..orgs import service as orgs
 from ..pagination import paginate
+from . import dashboard as dashboard_figures
+from . import staff
 from .forms import ActionForm, MemberForm, category_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.register_blueprint(staff.bp)   # /admin/staff: staff accounts (admin/staff.py)
 
 PER_PAGE = 20
 
@@ -33,11 +39,17 @@ def _page_number(values=None) -> int:
 @bp.get("")
 @admin_required
 def dashboard():
+    """The union at a glance (its figures and charts: `dashboard`) and its organisation tree; `org`
+    looks at a union below the admin's own, figures and all."""
     scope = current_scope()
     focus = orgs.get_in_scope(scope, request.args.get("org", scope.id, type=whole_number))
+    overview = dashboard_figures.overview(focus)
     return render_template("admin/dashboard.html", scope=scope, focus=focus,
                            trail=[o for o in orgs.ancestors(focus) if scope.contains(o)],
-                           children=orgs.children(focus), child_counts=orgs.child_counts(focus))
+                           children=orgs.children(focus), child_counts=orgs.child_counts(focus),
+                           o=overview, charts=dashboard_figures.chart_specs(overview),
+                           funders=dashboard_figures.funder_rows(overview),
+                           quiz=dashboard_figures.quiz_rows(overview))
 
 
 @bp.route("/members", methods=["GET", "POST"])
@@ -177,11 +189,17 @@ def member_activation_code(member_id: int):
 @bp.get("/audit")
 @admin_required
 def audit_log():
-    action = (request.args.get("action") or "").strip()[:64] or None
+    """The log in words (audit/readable.py), filtered by kind of action, account and China days. A
+    filter that cannot be read is named on the page (400) and the others still apply."""
+    scope = current_scope()
+    found = audit_filters.parse(request.args)
     page = _page_number()
-    items, total = paginate(audit.entries_in_scope(current_scope(), action), page, PER_PAGE)
-    return render_template("admin/audit.html", items=items, total=total, page=page,
-                           pages=max(1, -(-total // PER_PAGE)), action=action)
+    items, total = paginate(audit.entries_in_scope(scope, **found.query()), page, PER_PAGE)
+    actors = audit_readable.account_names(audit.actors_in_scope(scope))
+    return render_template("admin/audit.html", entries=audit_readable.readable(items), total=total, page=page,
+                           pages=max(1, -(-total // PER_PAGE)), found=found, groups=audit_labels.action_groups(),
+                           actors=sorted(actors.items(), key=lambda item: item[1]),
+                           system=audit.SYSTEM), 400 if found.errors else 200
 
 
 # --- member import -----------------------------------------------------------------------------

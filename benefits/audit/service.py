@@ -1,6 +1,8 @@
 """Audit log: every admin change, written in the same transaction as the change."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,8 +27,34 @@ def record(actor, action: str, target_type: str, target_id: Any, *, org_id: int 
     return entry
 
 
-def entries_in_scope(scope: Organisation, action: str | None = None):
+SYSTEM = "system"   # the actor filter for entries written by commands and the demo (no account)
+
+
+def entries_in_scope(scope: Organisation, action: str | None = None, *, actions: Sequence[str] | None = None,
+                     actor: int | str | None = None, since: datetime | None = None,
+                     before: datetime | None = None):
+    """Entries about organisations in `scope`'s subtree, newest first: of one action or any of
+    `actions`, by one account (`actor`: a user id, or SYSTEM), at `since` or later and before
+    `before`."""
     stmt = select(AuditEntry).where(AuditEntry.org_id.in_(subtree_ids_select(scope)))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    if actions is not None:
+        stmt = stmt.where(AuditEntry.action.in_(actions))
+    if actor == SYSTEM:
+        stmt = stmt.where(AuditEntry.actor_user_id.is_(None))
+    elif actor is not None:
+        stmt = stmt.where(AuditEntry.actor_user_id == actor)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if before is not None:
+        stmt = stmt.where(AuditEntry.at < before)
     return stmt.order_by(AuditEntry.id.desc())
+
+
+def actors_in_scope(scope: Organisation) -> list[int]:
+    """The accounts that wrote entries in `scope`'s subtree (for the actor filter)."""
+    return list(db.session.scalars(
+        select(AuditEntry.actor_user_id).where(AuditEntry.org_id.in_(subtree_ids_select(scope)),
+                                               AuditEntry.actor_user_id.is_not(None))
+        .group_by(AuditEntry.actor_user_id)))

@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from ..errors import Forbidden, NotAuthenticated, is_api_request
 from ..orgs.models import Organisation
+from .service import signed_user_id
 
 
 def roles_required(*roles: str, levels: tuple[str, ...] | None = None):
@@ -60,3 +61,15 @@ def current_scope() -> Organisation:
 
 def current_actor():
     return current_user._get_current_object()
+
+
+def signed_session_required(view):
+    """Nobody signed in: 401 before the body is read, judged from the signed session cookie alone
+    (no database), as the Redis gates in front of a crowd (prize redemption, festival claims) read
+    it; the service then loads and checks the user before it writes anything."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if signed_user_id() is None:
+            raise NotAuthenticated("Sign in first.")
+        return view(*args, **kwargs)
+    return wrapper

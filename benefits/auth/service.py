@@ -1,9 +1,12 @@
 """Accounts, sign-in and activation."""
 from __future__ import annotations
 
+import re
+
 from flask import session
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
@@ -13,7 +16,7 @@ from ..extensions import db
 from ..members import service as members
 from ..members.models import Card, Member
 from ..orgs.models import Organisation
-from ..pii import InvalidIdNumber, normalise_id_number
+from ..pii import InvalidIdNumber, is_valid_id_number, normalise_id_number
 from . import passwords, throttle
 from .models import User, new_session_token
 from .throttle import KnownDevice
@@ -89,15 +92,39 @@ def check_password_rules(password: str, account: str = "") -> None:
                               details={"fields": {"password": field}})
 
 
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{2,64}")
+
+
+def check_staff_names(username: str, display_name: str) -> None:
+    """A staff account name is 2-64 letters, digits and _ . @ - (typed on a till's keyboard), never
+    an ID number (members sign in with theirs); the display name is 1-64 printable characters."""
+    errors = {}
+    if not _USERNAME.fullmatch(username or ""):
+        errors["username"] = "账号须为 2–64 位字母、数字或 _ . @ -"
+    elif is_valid_id_number(username):
+        errors["username"] = "账号不能是身份证号（会员用身份证号登录）"
+    display_name = (display_name or "").strip()
+    if not display_name or len(display_name) > 64 or not display_name.isprintable():
+        errors["display_name"] = "姓名须为 1–64 个字，不含控制字符"
+    if errors:
+        raise ValidationError("账号信息有误。", details={"fields": errors})
+
+
 def create_staff_user(actor, *, username: str, display_name: str, password: str, role: str,
                       org: Organisation | None = None) -> User:
+    check_staff_names(username, display_name)
+    display_name = display_name.strip()
     check_password_rules(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict("this username is taken", code="username_taken")
     user = User(username=username, display_name=display_name, role=role,
                 password_hash=generate_password_hash(password), org_id=org.id if org else None)
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():   # the same name sent twice at once: the second is told
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("this username is taken", code="username_taken") from None
     audit.record(actor, "user.create", "user", user.id, org_id=user.org_id,
                  after={"username": username, "role": role})
     return user
@@ -146,14 +173,16 @@ def rotate_sessions(user: User) -> None:
     db.session.flush()
 
 
-def set_enabled(actor, user: User, enabled: bool) -> User:
+def set_enabled(actor, user: User, enabled: bool, *, org_id: int | None = None) -> User:
+    """Disabling signs the account out everywhere. `org_id`: the union whose log holds the entry
+    (a cashier has no organisation of its own: its merchant's)."""
     before = {"enabled": user.is_enabled}
     user.is_enabled = enabled
     if not enabled:
         rotate_sessions(user)
     db.session.flush()
     audit.record(actor, "user.enable" if enabled else "user.disable", "user", user.id,
-                 org_id=user.org_id or (user.member.org_id if user.member else None),
+                 org_id=org_id or user.org_id or (user.member.org_id if user.member else None),
                  before=before, after={"enabled": enabled})
     return user
 

@@ -92,6 +92,9 @@ def account_digest(account: str) -> str:
 
 
 def _keys(account: str, address: str, device: KnownDevice | None) -> list[str]:
+    # One script counts against the account and the address at once, so both keys carry the one
+    # tag `login` and share a Redis Cluster slot: all throttling lives on one node of a cluster
+    # (a few keys per failed sign-in, far below what one node serves).
     digest = account_digest(account)
     subject = (counters.key("login", "dev", device.id, digest) if device is not None and device.knows(account)
                else counters.key("login", "acct", digest))

@@ -22,7 +22,8 @@ from ..pii import make_id_number
 from ..auth import service as auth
 
 # Domains provide benefits/<domain>/demo.py with load(ctx); a missing module is skipped.
-DEMO_STEPS = ("cli.demo", "quiz.demo", "merchants.demo", "promotions.demo", "prizes.demo", "vouchers.demo")
+DEMO_STEPS = ("cli.demo", "quiz.demo", "merchants.demo", "promotions.demo", "prizes.demo", "vouchers.demo",
+              "medical.demo", "festival.demo")
 DEMO_PASSWORD = "demo-pass-2026"
 PROVINCE_CODE = "34"
 

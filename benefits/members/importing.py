@@ -200,14 +200,17 @@ def _header_key(text: str) -> str:
     return text.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
 
 
-def map_header(cells: Sequence[str]) -> dict[str, int]:
-    wanted = {alias: column for column, aliases in COLUMNS.items() for alias in aliases}
+def map_header(cells: Sequence[str], columns: dict[str, tuple[str, ...]] = COLUMNS,
+               required: Sequence[str] = REQUIRED) -> dict[str, int]:
+    """Column → its position, from the header row's names (any spelling in `columns`, compared
+    lower-cased without spaces, underscores or hyphens). Every import names its own columns."""
+    wanted = {alias: column for column, aliases in columns.items() for alias in aliases}
     positions: dict[str, int] = {}
     for index, cell in enumerate(cells):
         column = wanted.get(_header_key(cell))
         if column and column not in positions:
             positions[column] = index
-    missing = [c for c in REQUIRED if c not in positions]
+    missing = [c for c in required if c not in positions]
     if missing:
         raise ImportRefused("the first row must name the columns; missing: " + ", ".join(missing),
                             code="missing_columns", details={"missing": missing})
@@ -215,6 +218,11 @@ def map_header(cells: Sequence[str]) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- checking rows
+
+def id_number_reason(exc: InvalidIdNumber) -> str:
+    """The stable reason code of an ID number `pii.normalise_id_number` refused (every import's)."""
+    return _ID_REASONS.get(str(exc), "id_number_invalid")
+
 
 def _parse_row(number: int, cells: list[str], positions: dict[str, int]) -> tuple[_Row | None, list[RowError]]:
     def cell(column: str) -> str:
@@ -232,7 +240,7 @@ def _parse_row(number: int, cells: list[str], positions: dict[str, int]) -> tupl
     try:
         id_number = normalise_id_number(raw_id)
     except InvalidIdNumber as exc:
-        errors.append(RowError(number, "id_number", _ID_REASONS.get(str(exc), "id_number_invalid"), str(exc),
+        errors.append(RowError(number, "id_number", id_number_reason(exc), str(exc),
                                mask_id_number(raw_id)))
     phone = None
     try:

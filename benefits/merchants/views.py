@@ -1,13 +1,13 @@
 """Merchant pages: the union admin's onboarding console (the cashier's till is in `transactions`)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import clock
+from .. import charts, clock, periods
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
@@ -24,6 +24,7 @@ from .forms import (ActionForm, CashierForm, CloseStatementForm, MerchantForm, S
                     category_names, status_names)
 
 bp = Blueprint("merchants", __name__)
+TOP_MERCHANTS = 10     # merchants drawn in the report's chart (the table lists every one)
 
 
 def _owner_choices(scope: Organisation) -> list[tuple[int, str]]:
@@ -230,15 +231,20 @@ def admin_statement(merchant_id: int, statement_id: int):
 @bp.get("/admin/merchants/report")
 @admin_required
 def merchant_report():
-    today = clock.business_day()
-    try:
-        start = date.fromisoformat(request.args.get("start") or today.replace(day=1).isoformat())
-        end = date.fromisoformat(request.args.get("end") or today.isoformat())
-        rows = settlement.merchant_report(current_scope(), start, end)
-    except ValueError:
-        flash(_("日期格式应为 YYYY-MM-DD。"), "error")
-        start, end = today.replace(day=1), today
-        rows = settlement.merchant_report(current_scope(), start, end)
-    totals = {k: sum(r[k] for r in rows) for k in ("transactions", "refunds", "amount_fen", "discount_fen",
-                                                    "union_fen", "bank_fen", "merchant_fen")}
-    return render_template("merchants/admin_report.html", rows=rows, totals=totals, start=start, end=end, **_labels())
+    scope = current_scope()
+    period, error = periods.from_args_or_default(request.args, periods.month_to_date())
+    rows = settlement.merchant_report(scope, period.start, period.end)
+    days = settlement.daily_spend(scope, period)
+    top = sorted((r for r in rows if r["amount_fen"] or r["discount_fen"]),
+                 key=lambda r: (-r["amount_fen"], r["merchant"].id))[:TOP_MERCHANTS]
+    charts_ = {
+        "merchants": charts.chart("hbar", [r["merchant"].name for r in top],
+                                  [(_("交易额"), [r["amount_fen"] for r in top]),
+                                   (_("优惠"), [r["discount_fen"] for r in top])], money=True),
+        "days": charts.chart("line", [charts.day_label(d["day"]) for d in days],
+                             [(_("交易额"), [d["amount_fen"] for d in days]),
+                              (_("优惠"), [d["discount_fen"] for d in days])], money=True),
+    }
+    return render_template("merchants/admin_report.html", rows=rows, totals=settlement.report_totals(rows),
+                           period=period, period_error=error, charts=charts_, top_n=TOP_MERCHANTS,
+                           **_labels()), 400 if error else 200

@@ -44,7 +44,7 @@ class Balance(MethodView):
 class History(MethodView):
     decorators = [member_required]
 
-    @blp.arguments(HistoryArgs, location="query")
+    @blp.arguments(HistoryArgs, location="query", error_status_code=400)
     @blp.response(200, page_schema(PointsEntrySchema, "PointsHistoryPage"))
     def get(self, args):
         """Every ledger line, newest first: earned, spent, refunded, adjusted, expired."""
@@ -55,7 +55,7 @@ class History(MethodView):
 class MemberHistory(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(HistoryArgs, location="query")
+    @blp.arguments(HistoryArgs, location="query", error_status_code=400)
     @blp.response(200, page_schema(PointsEntrySchema, "AdminPointsHistoryPage"))
     def get(self, args, member_id):
         return _history(member_in_scope(member_id).id, args)
@@ -65,7 +65,7 @@ class MemberHistory(MethodView):
 class Adjustments(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(AdjustmentSchema)
+    @blp.arguments(AdjustmentSchema, error_status_code=400)
     @blp.response(201, PointsEntrySchema)
     @transactional
     def post(self, args):

@@ -8,7 +8,7 @@ names the event, e.g. `quiz-attempt:123`, `redeem:456`, `redeem-cancel:456`.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Date, DateTime, Integer, String, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
@@ -18,6 +18,8 @@ from .. import clock
 from ..audit import service as audit
 from ..errors import Conflict, LimitReached, ValidationError
 from ..extensions import db
+from ..notices import outbox
+from ..notices.models import Notice
 from .models import ENTRY_KINDS, PointsAccount, PointsEntry
 
 
@@ -186,6 +188,19 @@ def _expiring_members(today: date):
         PointsEntry.expires_on < today, PointsEntry.amount > 0).distinct())
 
 
+def expiring_by(member_id: int, day: date) -> int:
+    """The member's points that expire on or before `day` and are not yet expired: what was earned
+    with an expiry ≤ day, less every point used so far (spent, adjusted down, already expired, less
+    refunds), at most the balance. Spending uses the points that expire soonest first."""
+    granted = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+        PointsEntry.member_id == member_id, PointsEntry.amount > 0, PointsEntry.expires_on <= day)) or 0
+    used = db.session.scalar(select(func.coalesce(func.sum(-PointsEntry.amount), 0)).where(
+        PointsEntry.member_id == member_id, PointsEntry.amount < 0)) or 0
+    refunded = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+        PointsEntry.member_id == member_id, PointsEntry.kind == "refund")) or 0
+    return max(0, min(int(granted) - max(0, int(used) - int(refunded)), balance(member_id)))
+
+
 def expire_member(member_id: int, today: date) -> list[PointsEntry]:
     """Post one `expire` entry per passed expiry date. Spending uses the points that expire
     soonest first, so what expires on date D is what was earned with expiry <= D minus all
@@ -199,13 +214,7 @@ def expire_member(member_id: int, today: date) -> list[PointsEntry]:
         key = f"expire:{member_id}:{day.isoformat()}"
         if entry_by_source(key) is not None:
             continue
-        granted = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
-            PointsEntry.member_id == member_id, PointsEntry.amount > 0, PointsEntry.expires_on <= day)) or 0
-        used = db.session.scalar(select(func.coalesce(func.sum(-PointsEntry.amount), 0)).where(
-            PointsEntry.member_id == member_id, PointsEntry.amount < 0)) or 0
-        refunded = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
-            PointsEntry.member_id == member_id, PointsEntry.kind == "refund")) or 0
-        amount = min(int(granted) - max(0, int(used) - int(refunded)), balance(member_id))
+        amount = expiring_by(member_id, day)
         if amount > 0:
             try:
                 posted.append(post(member_id, -amount, kind="expire", source_key=key,
@@ -217,4 +226,30 @@ def expire_member(member_id: int, today: date) -> list[PointsEntry]:
 
 def expire(today: date) -> list[PointsEntry]:
     return [e for member_id in list(_expiring_members(today)) for e in expire_member(member_id, today)]
+
+
+EXPIRY_NOTICE_DAYS = 30
+
+
+def remind_expiring(today: date) -> int:
+    """A `points_expiring` notice per member and expiry date within EXPIRY_NOTICE_DAYS, saying
+    how many points go on that date (`expiring_by` it, less what goes earlier), once each (its
+    dedupe key `points_expiring:<member>:<date>`). Returns how many were written."""
+    last = today + timedelta(days=EXPIRY_NOTICE_DAYS)
+    e = PointsEntry
+    rows = db.session.execute(select(e.member_id, e.expires_on).where(
+        e.amount > 0, e.expires_on >= today, e.expires_on <= last)
+        .distinct().order_by(e.member_id, e.expires_on)).all()
+    count = 0
+    before: dict[int, int] = {}
+    for member_id, day in rows:
+        dedupe_key = f"points_expiring:{member_id}:{day.isoformat()}"
+        if member_id not in before:
+            before[member_id] = expiring_by(member_id, today - timedelta(days=1))
+        total = expiring_by(member_id, day)
+        amount, before[member_id] = total - before[member_id], total
+        if amount > 0 and db.session.scalar(select(Notice.id).where(Notice.dedupe_key == dedupe_key)) is None:
+            outbox.enqueue(member_id, "points_expiring", {"points": amount, "date": day}, dedupe_key)
+            count += 1
+    return count
 

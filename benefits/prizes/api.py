@@ -6,7 +6,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ..auth.access import admin_required, current_actor, current_scope, member_required, pickup_staff_required
+from ..auth.access import (admin_required, current_actor, current_scope, member_required, pickup_staff_required,
+                           signed_session_required)
 from ..auth.service import signed_user_id
 from ..database import transactional
 from ..extensions import db
@@ -37,7 +38,7 @@ def _page(stmt, args, view) -> dict:
 class Mall(MethodView):
     decorators = [member_required]
 
-    @blp.arguments(schemas.MallArgs, location="query")
+    @blp.arguments(schemas.MallArgs, location="query", error_status_code=400)
     @blp.response(200, schemas.MallOut)
     def get(self, args):
         """The prize mall: prizes this member may redeem, cheapest first, with state and affordability."""
@@ -65,7 +66,9 @@ class Redeem(MethodView):
     # No `member_required`: the Redis gate answers a sold-out or over-the-limit request from the
     # signed session's user id alone, before the database; the service loads and checks the user
     # (through Flask-Login) before it writes anything.
-    @blp.arguments(_REDEEM_ARGS)
+    decorators = [signed_session_required]
+
+    @blp.arguments(_REDEEM_ARGS, error_status_code=400)
     @blp.response(201, schemas.RedemptionOut)
     @blp.alt_response(409, description="sold_out, daily_quota_reached, member_limit_reached, insufficient_points, …")
     @transactional
@@ -79,7 +82,7 @@ class Redeem(MethodView):
 class MyRedemptions(MethodView):
     decorators = [member_required]
 
-    @blp.arguments(schemas.RedemptionQueryArgs, location="query")
+    @blp.arguments(schemas.RedemptionQueryArgs, location="query", error_status_code=400)
     @blp.response(200, schemas.RedemptionPage)
     def get(self, args):
         stmt = service.my_redemptions(current_user.member)
@@ -129,7 +132,7 @@ class StaffPoints(MethodView):
 class PickupVerify(MethodView):
     decorators = [pickup_staff_required]
 
-    @blp.arguments(schemas.PickupArgs)
+    @blp.arguments(schemas.PickupArgs, error_status_code=400)
     @blp.response(200, schemas.PickupOut)
     def post(self, args):
         """Look a code up (changes nothing): prize, quantity and the member's masked name.
@@ -141,7 +144,7 @@ class PickupVerify(MethodView):
 class PickupHandOver(MethodView):
     decorators = [pickup_staff_required]
 
-    @blp.arguments(schemas.PickupArgs)
+    @blp.arguments(schemas.PickupArgs, error_status_code=400)
     @blp.response(200, schemas.PickupOut)
     @transactional
     def post(self, args):
@@ -160,7 +163,7 @@ class AdminPickupPoints(MethodView):
     def get(self):
         return db.session.scalars(service.pickup_points_in_scope(current_scope())).all()
 
-    @blp.arguments(schemas.PickupPointArgs)
+    @blp.arguments(schemas.PickupPointArgs, error_status_code=400)
     @blp.response(201, schemas.PickupPointOut)
     @transactional
     def post(self, args):
@@ -171,12 +174,12 @@ class AdminPickupPoints(MethodView):
 class AdminPrizes(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(schemas.MallArgs, location="query")
+    @blp.arguments(schemas.MallArgs, location="query", error_status_code=400)
     @blp.response(200, schemas.PrizeAdminPage)
     def get(self, args):
         return _page(service.prizes_in_scope(current_scope()), args, schemas.prize_view)
 
-    @blp.arguments(schemas.PrizeCreateArgs)
+    @blp.arguments(schemas.PrizeCreateArgs, error_status_code=400)
     @blp.response(201, schemas.PrizeAdminOut)
     @transactional
     def post(self, args):
@@ -192,7 +195,7 @@ class AdminPrize(MethodView):
     def get(self, prize_id):
         return schemas.prize_view(service.prize_in_scope(current_scope(), prize_id))
 
-    @blp.arguments(schemas.PrizeUpdateArgs)
+    @blp.arguments(schemas.PrizeUpdateArgs, error_status_code=400)
     @blp.response(200, schemas.PrizeAdminOut)
     @transactional
     def patch(self, args, prize_id):
@@ -219,7 +222,7 @@ class AdminPrizeImage(MethodView):
 class AdminRestock(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(schemas.RestockArgs)
+    @blp.arguments(schemas.RestockArgs, error_status_code=400)
     @blp.response(200, schemas.PrizeAdminOut)
     @transactional
     def post(self, args, prize_id):
@@ -251,7 +254,7 @@ class AdminReport(MethodView):
 class AdminRedemptions(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(schemas.AdminRedemptionArgs, location="query")
+    @blp.arguments(schemas.AdminRedemptionArgs, location="query", error_status_code=400)
     @blp.response(200, schemas.AdminRedemptionPage)
     def get(self, args):
         """Redemptions in the admin's scope, members masked. No pickup codes: a code goes only to
@@ -264,7 +267,7 @@ class AdminRedemptions(MethodView):
 class AdminExport(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(schemas.AdminRedemptionArgs, location="query")
+    @blp.arguments(schemas.AdminRedemptionArgs, location="query", error_status_code=400)
     @blp.response(200, content_type="text/csv")
     def get(self, args):
         """Redemptions as CSV (UTF-8 with BOM); cells are escaped against formula injection."""

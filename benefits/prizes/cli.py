@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 import click
-import redis
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,10 +35,10 @@ def reconcile_on_start(app: Flask) -> None:
         return
     with app.app_context():
         try:
-            r = counters.client()
-            result = gate.reconcile(r)
-            log.info("prize gate rebuilt from SQL: %s", result)
-        except (redis.RedisError, SQLAlchemyError) as exc:
+            r = counters.client()  # None: a Redis Cluster that cannot be reached now (logged)
+            if r is not None:
+                log.info("prize gate rebuilt from SQL: %s", gate.reconcile(r))
+        except (*counters.UNAVAILABLE, SQLAlchemyError) as exc:
             log.warning("prize gate not rebuilt at start-up (%s); requests use SQL until it is", exc)
         finally:
             db.session.remove()

@@ -1,15 +1,16 @@
 """The prize gate in Redis: one Lua script checks and reserves stock, the pickup point's stock,
 the daily quota, the member's per-day / per-month / lifetime counters and the idempotency key.
 
-Every key of one prize carries the hash tag `{prize:<id>}`, so the script touches one Redis
-Cluster slot. Member counters are keyed by the *user* id, which the signed session carries, so a
-sold-out or over-the-limit request is refused before the database is touched at all.
+Every key of one prize carries the hash tag `{prize:<id>}` (`counters.key`), so the script touches
+one Redis Cluster slot, and different prizes spread over the cluster's nodes. Member counters are
+keyed by the *user* id, which the signed session carries, so a sold-out or over-the-limit request
+is refused before the database is touched at all.
 
-A reservation is confirmed by the SQL transaction committing, or released: `reserve` registers
-its release with the unit of work (`database.on_rollback`), so the boundary that commits is the
-one that gives it back. Stock that comes back in SQL (cancel, reject, expiry) comes back here once
-that commit is done (`give_back`, `database.after_commit`). Keys may be missing (Redis flushed, a
-new prize): the script then answers 'miss' and SQL alone decides; the keys are rebuilt from the
+A reservation is confirmed by the SQL transaction committing, or released: `reserve` registers its
+release with the unit of work (`database.on_rollback`), so the boundary that commits is the one
+that gives it back. Stock that comes back in SQL (cancel, reject, expiry) comes back here once that
+commit is done (`give_back`, `database.after_commit`). Keys may be missing (Redis flushed, a new
+prize): the script then answers 'miss' and SQL alone decides; the keys are rebuilt from the
 committed rows (`sync_after_commit`, `reconcile`, also run at start-up).
 """
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import redis
 from sqlalchemy import Integer, cast, func, select
 
 from .. import clock, counters
@@ -147,8 +147,8 @@ _NO_KEY = hashlib.sha256(b"").hexdigest()[:32]
 def gate_keys(prize_id: int, user_id: int, pickup_point_id: int | None, day: date,
               idempotency_key: str | None) -> list[str]:
     """The script's KEYS; the same strings as `counters.key(tag(prize_id), ...)` builds (tested),
-    spelled out because every redemption attempt, refused or not, builds them."""
-    p = f"benefits:{{prize:{prize_id}}}:"
+    appended to its prefix because every redemption attempt, refused or not, builds them."""
+    p = counters.prefix(tag(prize_id))
     d = day.isoformat()
     idem = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else _NO_KEY
     return [p + "cfg", p + "stock", f"{p}pt:{pickup_point_id or 0}", f"{p}all:{d}", f"{p}u:{user_id}:d:{d}",
@@ -198,7 +198,7 @@ def _config(prize: Prize) -> dict[str, str]:
             "life": _limit(prize.lifetime_limit)}
 
 
-def sync_prize(r: redis.Redis, prize: Prize, *, members: bool = True) -> None:
+def sync_prize(r: counters.Client, prize: Prize, *, members: bool = True) -> None:
     """Make one prize's keys equal to SQL. Safe at any time: a race with live traffic can only
     leave Redis more permissive than SQL, which SQL then refuses."""
     t = tag(prize.id)
@@ -219,7 +219,9 @@ def sync_prize(r: redis.Redis, prize: Prize, *, members: bool = True) -> None:
         _sync_member_counters(r, prize, day, month)
 
 
-def _delete_member_counters(r: redis.Redis, pattern: str) -> None:
+def _delete_member_counters(r: counters.Client, pattern: str) -> None:
+    """Delete the keys matching `pattern` (on a cluster, SCAN visits every primary and DEL is sent
+    per slot)."""
     batch: list = []
     for k in r.scan_iter(match=pattern, count=1000):
         batch.append(k)
@@ -230,7 +232,7 @@ def _delete_member_counters(r: redis.Redis, pattern: str) -> None:
         r.delete(*batch)
 
 
-def _sync_member_counters(r: redis.Redis, prize: Prize, day: date, month: str) -> None:
+def _sync_member_counters(r: counters.Client, prize: Prize, day: date, month: str) -> None:
     t = tag(prize.id)
     rows = db.session.execute(
         select(User.id, PrizeCounter.period, PrizeCounter.count)
@@ -255,7 +257,7 @@ def sync_one(prize: Prize, *, members: bool = True) -> None:
         return
     try:
         sync_prize(r, prize, members=members)
-    except redis.RedisError as exc:
+    except counters.UNAVAILABLE as exc:
         counters.log.warning("prize %s: could not sync Redis: %s", prize.id, exc)
 
 
@@ -272,7 +274,7 @@ def sync_after_commit(prize_id: int, *, members: bool = True, cold: bool = False
         try:
             if cold and not r.set(counters.key(tag(prize_id), "syncing"), "1", nx=True, ex=5):
                 return
-        except redis.RedisError as exc:
+        except counters.UNAVAILABLE as exc:
             counters.log.warning("prize %s: could not sync Redis: %s", prize_id, exc)
             return
         with unit_of_work():
@@ -282,10 +284,10 @@ def sync_after_commit(prize_id: int, *, members: bool = True, cold: bool = False
     after_commit(sync)
 
 
-def reconcile(r: redis.Redis) -> dict:
+def reconcile(r: counters.Client) -> dict:
     """`flask counters reconcile`: rebuild every prize's keys from SQL."""
     prizes = db.session.scalars(select(Prize).order_by(Prize.id)).all()
-    _delete_member_counters(r, "benefits:{prize:*}:u:*")
+    _delete_member_counters(r, counters.key(tag("*"), "u", "*"))
     day = clock.business_day()
     for prize in prizes:
         sync_prize(r, prize, members=False)
@@ -293,7 +295,7 @@ def reconcile(r: redis.Redis) -> dict:
     return {"prizes": len(prizes)}
 
 
-def snapshot(r: redis.Redis, prize: Prize) -> dict:
+def snapshot(r: counters.Client, prize: Prize) -> dict:
     """Redis's view of one prize (tests and the admin page compare it with SQL)."""
     t = tag(prize.id)
     raw = r.get(counters.key(t, "stock"))

@@ -154,11 +154,16 @@ class Redemption(db.Model):
         CheckConstraint("status IN ('redeemed','handed_over','cancelled','expired')", name="status_known"),
         CheckConstraint("approval IN ('not_needed','pending','approved')", name="approval_known"),
         CheckConstraint("fulfilment IN ('pickup','delivery')", name="fulfilment_known"),
+        # a festival gift (benefits/festival): one per member per campaign
+        UniqueConstraint("campaign_id", "member_id", name="uq_prize_redemptions_campaign_member"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prize_id: Mapped[int] = mapped_column(ForeignKey("prizes.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    # Set for a festival gift: it cost no points, counts against no prize limit and took its
+    # stock from the campaign's gift row, not the prize's (see `_close`).
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("festival_campaigns.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     points_spent: Mapped[int] = mapped_column(Integer)
     fulfilment: Mapped[str] = mapped_column(String(8))

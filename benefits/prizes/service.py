@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import Integer, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import Integer, String, bindparam, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -23,9 +23,12 @@ from ..errors import Conflict, Forbidden, NotAuthenticated, NotFound, Validation
 from ..extensions import db
 from ..idempotency import run_once
 from ..members.models import CATEGORIES, Member
+from ..notices import outbox
+from ..notices.models import Notice
 from ..merchants.models import MerchantStaff, Store
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
+from ..periods import Period
 from ..points import service as points
 from . import gate, schemas
 from .models import (PickupPoint, Prize, PrizeCounter, PrizeImage, PrizeStock, Redemption,
@@ -314,7 +317,7 @@ def prize_in_scope(scope: Organisation, prize_id: int) -> Prize:
 def rebuild_counters(prize: Prize) -> None:
     """Recount the SQL counters from the live redemptions (after limits change)."""
     db.session.execute(PrizeCounter.__table__.delete().where(PrizeCounter.prize_id == prize.id))
-    live = select(Redemption).where(Redemption.prize_id == prize.id,
+    live = select(Redemption).where(Redemption.prize_id == prize.id, Redemption.campaign_id.is_(None),
                                     Redemption.status.in_(("redeemed", "handed_over")))
     totals: dict[tuple[str, str], int] = {}
     for r in db.session.scalars(live):
@@ -452,8 +455,46 @@ def _redeem(member: Member, prize: Prize, args: dict, request_key: str, actor_us
                          reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
     _count(prize.id, limits(prize, member.id, day), quantity)
     answer = _ANSWER.dump(schemas.redemption_view(redemption, entry.balance_after))
+    if redemption.approval == "not_needed":
+        notify_pickup_ready(redemption)
     _take_stock(prize.id, point_id, quantity, at)
     return answer
+
+
+# --- notices: a pickup ready, a pickup about to expire ------------------------------------------
+
+PICKUP_REMINDER_HOURS = 48
+
+
+def _pickup_params(r: Redemption) -> dict:
+    """What a pickup notice says: the prize, where, until when — never the code (a bearer secret:
+    the member reads it in the app)."""
+    point = r.pickup_point
+    place = f"{point.name}（{point.address}）" if point.address else point.name
+    item = r.prize.name if r.quantity == 1 else f"{r.prize.name} ×{r.quantity}"
+    return {"item": item, "place": place, "until": r.pickup_deadline, "redemption_id": r.id}
+
+
+def notify_pickup_ready(r: Redemption) -> None:
+    """The member's `pickup_ready` notice, in the caller's transaction: when a prize (or a
+    festival gift) can be collected — at redemption, or at approval of a high-value prize."""
+    if r.pickup_point_id is not None:
+        outbox.enqueue(r.member_id, "pickup_ready", _pickup_params(r), f"pickup_ready:redemption:{r.id}")
+
+
+def remind_expiring_pickups() -> int:
+    """A `pickup_expiring` notice for each collectable redemption whose deadline is within
+    PICKUP_REMINDER_HOURS, once each (its dedupe key). Returns how many were written."""
+    at = clock.now()
+    key = literal("pickup_expiring:redemption:", String) + cast(Redemption.id, String)
+    due = db.session.scalars(select(Redemption).where(
+        Redemption.status == "redeemed", Redemption.approval != "pending", Redemption.pickup_point_id.is_not(None),
+        Redemption.pickup_deadline > at, Redemption.pickup_deadline <= at + timedelta(hours=PICKUP_REMINDER_HOURS),
+        ~select(Notice.id).where(Notice.dedupe_key == key).exists())
+        .options(joinedload(Redemption.prize), joinedload(Redemption.pickup_point)).order_by(Redemption.id)).all()
+    for r in due:
+        outbox.enqueue(r.member_id, "pickup_expiring", _pickup_params(r), f"pickup_expiring:redemption:{r.id}")
+    return len(due)
 
 
 def new_pickup_code() -> str:
@@ -522,6 +563,11 @@ def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Re
         .values(status=status, closed_at=clock.now()).execution_options(synchronize_session=False)).rowcount
     if changed != 1:
         raise NotCancellable("此兑换已领取、取消或过期。 This redemption was already handed over, cancelled or expired.")
+    if redemption.campaign_id is not None:
+        # A festival gift (benefits/festival) spent no points, counted against no limit and took
+        # its stock from its campaign, which is over by its pickup deadline: only the status moves.
+        db.session.refresh(redemption)
+        return redemption
     q = redemption.quantity
     what = "取消" if status == "cancelled" else "过期"
     points.credit(redemption.member_id, redemption.points_spent, kind="refund",
@@ -553,8 +599,12 @@ def my_redemptions(member: Member):
 
 
 def cancel(member: Member, redemption_id: int, actor_user_id: int | None) -> Redemption:
-    """A member cancels before pickup: the points and the stock come back."""
-    return _close(own_redemption(member, redemption_id), "cancelled", actor_user_id)
+    """A member cancels before pickup: the points and the stock come back. A festival gift is
+    not cancelled: the member has had their one gift of the campaign."""
+    r = own_redemption(member, redemption_id)
+    if r.campaign_id is not None:
+        raise NotCancellable("节日礼品领取后不能取消。 A festival gift cannot be cancelled.")
+    return _close(r, "cancelled", actor_user_id)
 
 
 def due_for_expiry(limit: int = 500) -> list[int]:
@@ -649,6 +699,7 @@ def approve(actor, scope: Organisation, redemption_id: int) -> Redemption:
     if changed != 1:
         raise Conflict("this redemption is not awaiting approval", code="not_pending")
     db.session.refresh(r)
+    notify_pickup_ready(r)
     audit.record(actor, "redemption.approve", "redemption", r.id, org_id=r.prize.org_id,
                  after={"prize_id": r.prize_id, "member_id": r.member_id})
     return r
@@ -677,8 +728,9 @@ def mark_delivered(actor, scope: Organisation, redemption_id: int) -> Redemption
 
 def redemptions_in_scope(scope: Organisation, prize_id: int | None = None, status: str | None = None,
                          approval: str | None = None):
+    # festival gifts are listed by their campaign (benefits/festival), with addresses masked
     stmt = (select(Redemption).join(Prize, Prize.id == Redemption.prize_id)
-            .where(Prize.org_id.in_(subtree_ids_select(scope))))
+            .where(Prize.org_id.in_(subtree_ids_select(scope)), Redemption.campaign_id.is_(None)))
     if prize_id is not None:
         stmt = stmt.where(Redemption.prize_id == prize_id)
     if status:
@@ -690,7 +742,8 @@ def redemptions_in_scope(scope: Organisation, prize_id: int | None = None, statu
 
 def report(prize: Prize) -> dict:
     rows = dict(db.session.execute(select(Redemption.status, func.sum(Redemption.quantity))
-                                   .where(Redemption.prize_id == prize.id).group_by(Redemption.status)).all())
+                                   .where(Redemption.prize_id == prize.id, Redemption.campaign_id.is_(None))
+                                   .group_by(Redemption.status)).all())
     counts = {s: int(rows.get(s) or 0) for s in ("redeemed", "handed_over", "cancelled", "expired")}
     return {"prize_id": prize.id, "redeemed": sum(counts.values()), "awaiting": counts["redeemed"],
             "handed_over": counts["handed_over"], "cancelled": counts["cancelled"], "expired": counts["expired"],
@@ -699,13 +752,58 @@ def report(prize: Prize) -> dict:
                                 "stock": s.stock} for s in prize.stocks]}
 
 
+_KEPT = ("redeemed", "handed_over")        # a redemption not cancelled nor expired
+LOW_STOCK = 10                             # a listed prize with this many left or fewer is running low
+
+
+def daily_report(prize: Prize, period: Period) -> list[dict]:
+    """Units of the prize redeemed on each day of the period (China days, zeros included), net
+    of cancellations and expiries (whose points and stock came back), with those beside them,
+    and the points the kept redemptions spent."""
+    r = Redemption
+    kept = r.status.in_(_KEPT)
+    found = {row[0]: row[1:] for row in db.session.execute(
+        select(r.business_day, func.coalesce(func.sum(r.quantity).filter(kept), 0),
+               func.coalesce(func.sum(r.quantity).filter(~kept), 0),
+               func.coalesce(func.sum(r.points_spent).filter(kept), 0))
+        .where(r.prize_id == prize.id, r.campaign_id.is_(None), r.business_day >= period.start,
+               r.business_day <= period.end)
+        .group_by(r.business_day))}
+    return [{"day": day, **dict(zip(("units", "returned_units", "points"), (int(v) for v in found.get(day, (0, 0, 0)))))}
+            for day in period.days]
+
+
+def redemption_overview(scope: Organisation, today: date) -> dict:
+    """For the console: units of the subtree's prizes redeemed today (net of those already
+    cancelled), redemptions waiting at a pickup point, and high-value ones waiting for approval.
+    One statement; festival gifts are their campaign's."""
+    r = Redemption
+    row = db.session.execute(
+        select(func.coalesce(func.sum(r.quantity).filter(r.business_day == today, r.status.in_(_KEPT)), 0),
+               func.count().filter(r.status == "redeemed", r.fulfilment == "pickup", r.approval != "pending"),
+               func.count().filter(r.status == "redeemed", r.approval == "pending"))
+        .where(r.prize_id.in_(select(Prize.id).where(Prize.org_id.in_(subtree_ids_select(scope)))),
+               r.campaign_id.is_(None), or_(r.business_day == today, r.status == "redeemed"))).one()
+    return {"today_units": int(row[0]), "awaiting_pickup": int(row[1]), "awaiting_approval": int(row[2])}
+
+
+def low_stock(scope: Organisation, limit: int = 10) -> list[Prize]:
+    """Listed prizes of the subtree, not closed, with LOW_STOCK units or fewer left, fewest first."""
+    at = clock.now()
+    return list(db.session.scalars(
+        select(Prize).where(Prize.org_id.in_(subtree_ids_select(scope)), Prize.is_listed.is_(True),
+                            Prize.stock <= LOW_STOCK, or_(Prize.closes_at.is_(None), Prize.closes_at > at))
+        .order_by(Prize.stock, Prize.id).limit(limit)))
+
+
 def stock_history(prize: Prize, limit: int = 300) -> list[dict]:
     """Every stock change, newest first: admin changes plus each redemption and its return."""
     events = [{"at": clock.as_utc(c.created_at), "delta": c.delta, "reason": c.reason, "note": c.note,
                "pickup_point_id": c.pickup_point_id, "redemption_id": None}
               for c in db.session.scalars(select(StockChange).where(StockChange.prize_id == prize.id)
                                           .order_by(StockChange.id.desc()).limit(limit))]
-    for r in db.session.scalars(select(Redemption).where(Redemption.prize_id == prize.id)
+    for r in db.session.scalars(select(Redemption).where(Redemption.prize_id == prize.id,
+                                                         Redemption.campaign_id.is_(None))
                                 .order_by(Redemption.id.desc()).limit(limit)):
         events.append({"at": clock.as_utc(r.created_at), "delta": -r.quantity, "reason": "redeem", "note": "",
                        "pickup_point_id": r.pickup_point_id, "redemption_id": r.id})

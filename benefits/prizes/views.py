@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import clock
+from .. import charts, clock, periods
 from ..auth.access import admin_required, current_actor, current_scope, member_required, pickup_staff_required
 from ..database import unit_of_work
 from ..errors import DomainError
@@ -249,10 +249,17 @@ def admin_edit(prize_id):
     restock_form = RestockForm(formdata=None)
     restock_form.pickup_point_id.choices = _point_choices(scope)
     redemptions, _n = paginate(service.redemptions_in_scope(scope, prize_id=prize.id), 1, 50)
+    period, period_error = periods.from_args_or_default(request.args, periods.last_days(30))
+    days = service.daily_report(prize, period)
+    days_chart = charts.chart("bar", [charts.day_label(d["day"]) for d in days],
+                              [(_("兑换件数"), [d["units"] for d in days]),
+                               (_("取消或过期"), [d["returned_units"] for d in days])], stack=True)
     return render_template("prizes/admin_form.html", form=form, prize=prize, restock_form=restock_form,
                            image_form=ImageForm(formdata=None), action_form=EmptyForm(), report=service.report(prize),
                            history=service.stock_history(prize, 100), redemptions=redemptions,
-                           image_url=url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None)
+                           image_url=url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None,
+                           period=period, period_error=period_error, days=days,
+                           days_chart=days_chart), 400 if period_error else 200
 
 
 @bp.post("/admin/prizes/<int:prize_id>/restock")

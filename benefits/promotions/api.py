@@ -24,7 +24,7 @@ class Rules(MethodView):
         """Rules owned by the admin's union and the unions below it."""
         return db.session.scalars(service.rules_in_scope(current_scope())).all()
 
-    @blp.arguments(PromotionRuleInputSchema)
+    @blp.arguments(PromotionRuleInputSchema, error_status_code=400)
     @blp.response(201, PromotionRuleSchema)
     def post(self, data):
         """Create a rule (version 1)."""
@@ -41,7 +41,7 @@ class RuleItem(MethodView):
     def get(self, rule_id):
         return service.get_rule_in_scope(current_scope(), rule_id)
 
-    @blp.arguments(PromotionRuleInputSchema)
+    @blp.arguments(PromotionRuleInputSchema, error_status_code=400)
     @blp.response(200, PromotionRuleSchema)
     def put(self, data, rule_id):
         """Edit: writes the next version; earlier versions stay as they were."""
@@ -55,7 +55,7 @@ class RuleItem(MethodView):
 class RuleStatus(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(PromotionStatusInputSchema)
+    @blp.arguments(PromotionStatusInputSchema, error_status_code=400)
     @blp.response(200, PromotionRuleSchema)
     def post(self, data, rule_id):
         """Pause or resume a rule."""
@@ -90,7 +90,7 @@ class RuleReport(MethodView):
 class Preview(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(PromotionPreviewInputSchema)
+    @blp.arguments(PromotionPreviewInputSchema, error_status_code=400)
     @blp.response(200, PromotionQuoteSchema(many=True))
     def post(self, data):
         """What a draft rule gives on sample amounts (default 50, 100, 200, 250, 500 yuan). Writes nothing."""

@@ -3,13 +3,15 @@ hands out what is left atomically, so only the payments it covers go on to their
 UPDATE of the rule row. SQL stays exact without it; `flask counters reconcile` rebuilds it.
 
 A reservation lasts until the request's unit of work ends: the boundary gives it back if the
-work rolls back (`database.on_rollback`); after a commit it stays taken, as the rule row does."""
+work rolls back (`database.on_rollback`); after a commit it stays taken, as the rule row does.
+
+A rule's two keys share the hash tag `{promo:<id>}` (`counters.key`): one Redis Cluster slot per
+rule, rules spread over the cluster's nodes."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-import redis
 from sqlalchemy import select
 
 from .. import counters
@@ -100,7 +102,7 @@ def forget(rule_id: int) -> None:
     if r is not None:
         try:
             r.delete(*_keys(rule_id))
-        except redis.RedisError as exc:
+        except counters.UNAVAILABLE as exc:
             log.warning("redis gate unavailable: %s", exc)
 
 
@@ -124,11 +126,11 @@ def _seed(rule_id: int) -> None:
                 r.set(budget_key, max(0, budget_left), nx=True)
             if uses_left is not None:
                 r.set(uses_key, max(0, uses_left), nx=True)
-    except redis.RedisError as exc:
+    except counters.UNAVAILABLE as exc:
         log.warning("redis gate unavailable: %s", exc)
 
 
-def reconcile(r: redis.Redis) -> dict:
+def reconcile(r: counters.Client) -> dict:
     """Rebuild every rule's counters from SQL (run when quiet: in-flight reservations are lost)."""
     rows = _left()
     pipe = r.pipeline(transaction=False)

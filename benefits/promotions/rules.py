@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Numeric, case, cast, func, select
 
 from ..audit import service as audit
 from ..errors import NotFound, ValidationError
@@ -13,6 +13,7 @@ from .. import clock
 from ..extensions import db
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
+from ..periods import Period
 from . import engine, gate
 from .book import bump_book_stamp
 from .engine import Quote, RuleTerms
@@ -131,19 +132,24 @@ class RuleReport:
     by_version: list[tuple[int, int, int]]    # (version number, net uses, net discount)
 
 
+# Net of refunds, as every report figure of a rule is: a use counts unless it was wholly refunded,
+# and each fen a refund gave back is taken off the discount and off the funder who paid it.
+_u = PromotionUsage
+_NET_USES = func.coalesce(func.sum(case((_u.use_returned.is_(True), 0), else_=1)), 0)
+_NET_DISCOUNT = func.coalesce(func.sum(_u.discount_fen - _u.returned_fen), 0)
+_NET_SHARES = (func.coalesce(func.sum(_u.union_fen - _u.returned_union_fen), 0),
+               func.coalesce(func.sum(_u.bank_fen - _u.returned_bank_fen), 0),
+               func.coalesce(func.sum(_u.merchant_fen - _u.returned_merchant_fen), 0))
+
+
 def report(rule: PromotionRule) -> RuleReport:
     u = PromotionUsage
-    kept = case((u.use_returned.is_(True), 0), else_=1)
     row = db.session.execute(
-        select(func.count(u.id), func.coalesce(func.sum(kept), 0),
-               func.coalesce(func.sum(u.discount_fen), 0), func.coalesce(func.sum(u.returned_fen), 0),
-               func.coalesce(func.sum(u.union_fen - u.returned_union_fen), 0),
-               func.coalesce(func.sum(u.bank_fen - u.returned_bank_fen), 0),
-               func.coalesce(func.sum(u.merchant_fen - u.returned_merchant_fen), 0))
+        select(func.count(u.id), _NET_USES, func.coalesce(func.sum(u.discount_fen), 0),
+               func.coalesce(func.sum(u.returned_fen), 0), *_NET_SHARES)
         .where(u.rule_id == rule.id)).one()
     versions = db.session.execute(
-        select(PromotionRuleVersion.number, func.coalesce(func.sum(kept), 0),
-               func.coalesce(func.sum(u.discount_fen - u.returned_fen), 0))
+        select(PromotionRuleVersion.number, _NET_USES, _NET_DISCOUNT)
         .join(u, u.version_id == PromotionRuleVersion.id)
         .where(PromotionRuleVersion.rule_id == rule.id)
         .group_by(PromotionRuleVersion.number).order_by(PromotionRuleVersion.number)).all()
@@ -153,3 +159,48 @@ def report(rule: PromotionRule) -> RuleReport:
                       returned_fen=returned, budget_fen=rule.budget_fen, budget_left_fen=rule.budget_left_fen,
                       funders={"union": int(row[4]), "bank": int(row[5]), "merchant": int(row[6])},
                       by_version=[(n, int(c), int(d)) for n, c, d in versions])
+
+
+def daily_report(rule: PromotionRule, period: Period) -> list[dict]:
+    """The rule's uses and discount on each day of the period (China days; days without a use
+    as zeros), net of refunds like `report`: a day's figures are the uses taken that day less
+    whatever refunds later gave back of them."""
+    u = PromotionUsage
+    found = {row[0]: row[1:] for row in db.session.execute(
+        select(u.business_day, _NET_USES, _NET_DISCOUNT, *_NET_SHARES)
+        .where(u.rule_id == rule.id, u.business_day >= period.start, u.business_day <= period.end)
+        .group_by(u.business_day))}
+    rows = []
+    for day in period.days:
+        uses, discount, union, bank, merchant = (int(v) for v in found.get(day, (0, 0, 0, 0, 0)))
+        rows.append({"day": day, "uses": uses, "discount_fen": discount,
+                     "funders": {"union": union, "bank": bank, "merchant": merchant}})
+    return rows
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    rule_id: int
+    name: str
+    budget_fen: int
+    spent_fen: int          # the rule's budget counter: discount given, net of refunds
+    left_fen: int
+
+
+def budget_burn(scope: Organisation, limit: int = 10) -> tuple[list[BudgetLine], int, int]:
+    """The active rules of the subtree that have a budget, the most spent (as a share of the
+    budget) first, at most `limit` of them; with how many active rules have a budget and how
+    many have none. Spent is the budget counter the tills take from (`budget_used_fen`), the
+    figure the rule's own page shows as budget left."""
+    r = PromotionRule
+    active = (r.org_id.in_(subtree_ids_select(scope)), r.status == "active")
+    share = cast(r.budget_used_fen, Numeric) / func.nullif(r.budget_fen, 0)
+    lines = [BudgetLine(rule_id=i, name=n, budget_fen=int(b), spent_fen=int(u), left_fen=int(b) - int(u))
+             for i, n, b, u in db.session.execute(
+                 select(r.id, r.name, r.budget_fen, r.budget_used_fen)
+                 .where(*active, r.budget_fen.is_not(None))
+                 .order_by(share.desc().nulls_last(), r.id).limit(limit))]
+    with_budget, without = db.session.execute(
+        select(func.count().filter(r.budget_fen.is_not(None)), func.count().filter(r.budget_fen.is_(None)))
+        .where(*active)).one()
+    return lines, int(with_budget), int(without)

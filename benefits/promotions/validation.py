@@ -22,6 +22,26 @@ class FieldErrors(dict):
         self.setdefault(field, []).append(message)
 
 
+def fen_field(data: dict, field: str, add, *, required: bool = False, low: int = 0, high: int):
+    """An amount of money in fen, as the JSON API and the services take it: a whole number (not a
+    bool, not 12.5) within [low, high]; each problem is added against the field (`add`)."""
+    value = data.get(field)
+    if value in (None, ""):
+        if required:
+            add(field, "必填")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        add(field, "须为整数（分）")
+        return None
+    if value < low:
+        add(field, f"不能小于 {low / 100:.2f} 元")
+        return None
+    if value > high:
+        add(field, f"不能大于 {high / 100:.2f} 元")
+        return None
+    return value
+
+
 def _int(data: dict, field: str, errors: FieldErrors, *, required: bool = False, low: int | None = None,
          high: int | None = None, default=None, big: bool = False):
     """A whole number (`inputs.whole_number`: 1.5 or "٢٥٠" is an error, not 1 or 250) that fits

@@ -3,6 +3,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from .. import charts, periods
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import ValidationError
@@ -92,9 +93,20 @@ def rule_edit(rule_id):
 def rule_detail(rule_id):
     rule = service.get_rule_in_scope(current_scope(), rule_id)
     report = service.report(rule)
+    period, error = periods.from_args_or_default(request.args, periods.last_days(30))
+    days = service.daily_report(rule, period)
+    funder_names = {"union": _("工会"), "bank": _("银行"), "merchant": _("商家")}
+    report_charts = {
+        "days": charts.chart("bar", [charts.day_label(d["day"]) for d in days],
+                             [(funder_names[f], [d["funders"][f] for d in days]) for f in funder_names],
+                             money=True, stack=True),
+        "funders": charts.chart("pie", funder_names.values(), [(_("优惠"), [report.funders[f] for f in funder_names])],
+                                money=True),
+    }
     return render_template("promotions/detail.html", rule=rule, summary=describe(service.terms_of(rule)),
                            report=report, used={n: (u, d) for n, u, d in report.by_version}, form=StatusForm(),
-                           versions=sorted(rule.versions, key=lambda v: -v.number))
+                           versions=sorted(rule.versions, key=lambda v: -v.number), period=period,
+                           period_error=error, days=days, charts=report_charts), 400 if error else 200
 
 
 @bp.post("/<int:rule_id>/status")

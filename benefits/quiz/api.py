@@ -57,7 +57,7 @@ class AttemptItem(MethodView):
 class AttemptAnswers(MethodView):
     decorators = [member_required]
 
-    @blp.arguments(AnswersSchema)
+    @blp.arguments(AnswersSchema, error_status_code=400)
     @blp.response(200, AttemptSchema)
     @transactional
     def put(self, args, attempt_id):
@@ -80,7 +80,7 @@ class AttemptSubmit(MethodView):
 class Leaderboard(MethodView):
     decorators = [member_required]
 
-    @blp.arguments(LeaderboardArgs, location="query")
+    @blp.arguments(LeaderboardArgs, location="query", error_status_code=400)
     @blp.response(200, LeaderRowSchema(many=True))
     def get(self, args):
         member = current_user.member
@@ -120,7 +120,7 @@ class JobTypes(MethodView):
         return bank.job_types()
 
     @admin_required_at(*bank.MANAGER_LEVELS)
-    @blp.arguments(JobTypeSchema)
+    @blp.arguments(JobTypeSchema, error_status_code=400)
     @blp.response(201, JobTypeSchema)
     @transactional
     def post(self, args):
@@ -131,7 +131,7 @@ class JobTypes(MethodView):
 class Questions(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(QuestionQueryArgs, location="query")
+    @blp.arguments(QuestionQueryArgs, location="query", error_status_code=400)
     @blp.response(200, page_schema(QuestionSchema, "QuestionPage"))
     def get(self, args):
         stmt = bank.questions_page_stmt(args["job_type_id"], args["enabled"], args["q"])
@@ -139,7 +139,7 @@ class Questions(MethodView):
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
 
     @admin_required_at(*bank.MANAGER_LEVELS)
-    @blp.arguments(QuestionSchema)
+    @blp.arguments(QuestionSchema, error_status_code=400)
     @blp.response(201, QuestionSchema)
     @transactional
     def post(self, args):
@@ -151,7 +151,7 @@ class Questions(MethodView):
 class QuestionItem(MethodView):
     decorators = [admin_required_at(*bank.MANAGER_LEVELS)]
 
-    @blp.arguments(QuestionPatchSchema)
+    @blp.arguments(QuestionPatchSchema, error_status_code=400)
     @blp.response(200, QuestionSchema)
     @transactional
     def patch(self, args, question_id):
@@ -163,7 +163,7 @@ class QuestionItem(MethodView):
 class QuestionImport(MethodView):
     decorators = [admin_required_at(*bank.MANAGER_LEVELS)]
 
-    @blp.arguments(ImportArgs, location="query")
+    @blp.arguments(ImportArgs, location="query", error_status_code=400)
     @blp.response(200, ImportResultSchema)
     @transactional
     def post(self, args):
@@ -188,13 +188,13 @@ class QuestionImport(MethodView):
 class AdminQuizzes(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", error_status_code=400)
     @blp.response(200, page_schema(QuizSchema, "QuizPage"))
     def get(self, args):
         items, total = paginate(quizzes.quizzes_in_scope(current_scope()), args["page"], args["per_page"])
         return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
 
-    @blp.arguments(QuizSchema)
+    @blp.arguments(QuizSchema, error_status_code=400)
     @blp.response(201, QuizSchema)
     @transactional
     def post(self, args):
@@ -209,7 +209,7 @@ class AdminQuizItem(MethodView):
     def get(self, quiz_id):
         return quizzes.get_quiz_in_scope(current_scope(), quiz_id)
 
-    @blp.arguments(QuizPatchSchema(partial=True))
+    @blp.arguments(QuizPatchSchema(partial=True), error_status_code=400)
     @blp.response(200, QuizSchema)
     @transactional
     def patch(self, args, quiz_id):
@@ -222,7 +222,7 @@ class AdminQuizItem(MethodView):
 class FlaggedAttempts(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", error_status_code=400)
     @blp.response(200, page_schema(FlaggedAttemptSchema, "FlaggedAttemptPage"))
     def get(self, args):
         """Attempts finished suspiciously fast, in the admin's subtree."""

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import clock
+from .. import charts, clock, periods
 from ..auth.access import admin_required, admin_required_at, current_actor, current_scope, member_required
 from ..database import unit_of_work
 from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
@@ -19,7 +19,7 @@ from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
 from ..pagination import paginate
-from . import attempts, bank, grading, importers, leaderboards, quizzes, wrong_book
+from . import attempts, bank, grading, importers, leaderboards, quizzes, reports, wrong_book
 from .forms import ActionForm, ImportForm, JobTypeForm, QuestionForm, QuizForm, split_tags
 from .models import QUESTION_KINDS, Attempt, Question, Quiz
 
@@ -139,6 +139,31 @@ def admin_index():
                            flagged_total=flagged_total, job_types=job_types, counts=bank.question_counts(),
                            form=ActionForm(), names={jt.id: jt.name for jt in job_types},
                            bank_manager=_is_bank_manager())
+
+
+TOP_QUIZZES = 10    # quizzes drawn in the report's chart (the table lists every one)
+
+
+@bp.get("/admin/report")
+@admin_required
+def admin_report():
+    """Participation of the admin's members: per day and per quiz, over a period."""
+    scope = current_scope()
+    period, error = periods.from_args_or_default(request.args, periods.last_days(30))
+    days = reports.daily(scope, period)
+    per_quiz = reports.by_quiz(scope, period)
+    top = per_quiz[:TOP_QUIZZES]
+    report_charts = {
+        "days": charts.chart("line", [charts.day_label(d["day"]) for d in days],
+                             [(_("答题次数"), [d["attempts"] for d in days]),
+                              (_("参与人数"), [d["members"] for d in days])]),
+        "quizzes": charts.chart("hbar", [q["title"] for q in top],
+                                [(_("答题次数"), [q["attempts"] for q in top]),
+                                 (_("参与人数"), [q["members"] for q in top])]),
+    }
+    return render_template("quiz/admin_report.html", period=period, period_error=error, days=days,
+                           per_quiz=per_quiz, total=reports.totals(scope, period), charts=report_charts,
+                           top_n=TOP_QUIZZES), 400 if error else 200
 
 
 def _is_bank_manager() -> bool:

@@ -20,7 +20,8 @@ from ..database import transactional
 from ..errors import Forbidden, NotAuthenticated, ValidationError
 from ..merchants import service as merchants
 from . import service, settlement
-from .schemas import (TillDayArgs, TillDaySchema, TillPaymentArgs, TillQuoteSchema, TillRefundArgs, TillRefundSchema, TillStatementListSchema,
+from .schemas import (TillConfirmSchema, TillDayArgs, TillDaySchema, TillPaymentArgs, TillQuoteSchema,
+                      TillRefundAnswerSchema, TillRefundArgs, TillRefundSchema, TillStatementListSchema,
                       TillStatementSchema, TillTransactionSchema)
 
 URL_PREFIX = "/till"
@@ -155,7 +156,7 @@ class Transactions(MethodView):
         return {"day": day, "summary": service.day_summary(items), "items": items}
 
     @blp.arguments(TillPaymentArgs, error_status_code=400)
-    @blp.response(201, TillTransactionSchema)
+    @blp.response(201, TillConfirmSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
     @transactional
     def post(self, args):
@@ -186,7 +187,7 @@ class Refunds(MethodView):
     decorators = [till_caller_required]
 
     @blp.arguments(TillRefundArgs, error_status_code=400)
-    @blp.response(201, TillRefundSchema)
+    @blp.response(201, TillRefundAnswerSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}])
     @transactional
     def post(self, args, transaction_id):

@@ -153,6 +153,16 @@ class TillTransactionSchema(TillTransactionBriefSchema):
     refunds = fields.List(fields.Nested(TillRefundSchema))
 
 
+class TillConfirmSchema(TillTransactionSchema):
+    """What a confirmed payment answers: the transaction, and what the cashier may tell the member."""
+    hints = fields.List(fields.String(), metadata={"description": "as in the quote, e.g. how far the next offer is"})
+
+
+class TillRefundAnswerSchema(TillRefundSchema):
+    """What a refund answers: the refund, and its transaction as it now stands."""
+    transaction = fields.Nested(TillTransactionSchema, metadata={"description": "with every refund so far"})
+
+
 class TillDaySchema(Schema):
     day = fields.Date()
     summary = fields.Dict()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import clock
+from .. import clock, periods
 from ..audit import service as audit
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
@@ -119,33 +119,80 @@ def statement_lines(merchant: Merchant, statement_id: int | None):
 
 # --- admin reports ----------------------------------------------------------------------------
 
-def merchant_report(scope: Organisation, start: date, end: date) -> list[dict]:
-    """Per merchant in scope: transactions, gross volume, discount and funders' shares for
-    [start, end] (China days), with refunds made in those days subtracted."""
-    if end < start:
-        raise ValidationError("结束日期早于开始日期。 The end date is before the start date.",
-                              details={"fields": {"end": "before start"}})
+# Every report figure of card spend, each net of refunds (what the sales of the period's days
+# came to, less the refunds made on those days, whenever their sale was).
+REPORT_FIGURES = ("amount_fen", "discount_fen", "union_fen", "bank_fen", "merchant_fen",
+                  "voucher_fen", "voucher_union_fen", "voucher_bank_fen", "voucher_topup_fen")
+
+
+def _merchant_ids(scope: Organisation) -> list[int]:
+    return list(db.session.scalars(select(Merchant.id).where(Merchant.org_id.in_(subtree_ids_select(scope)))))
+
+
+def _net_spend(merchant_ids: list[int], period: periods.Period, key: str) -> dict:
+    """Card spend at these merchants in the period's China days, grouped by `key` (a column both
+    tables have: "merchant_id" or "business_day"): {key value: {"transactions": sales, "refunds":
+    refunds, figure: net fen …}}. Two aggregate statements through the (merchant_id,
+    business_day) indexes of both tables; the merchant report, the daily series and the
+    console's figures are all this one sum.
+
+    The merchants' ids go in as values, not as a subquery: the planner then knows how many there
+    are, and reads the index for a few merchants or a short period and scans for the province's
+    quarter (for a subquery of the subtree it guessed ten merchants and went through 126 of them
+    one by one; at report scale, 600,000 payments: six days 140 ms against 40 ms, thirty days
+    0.6 s against 0.1 s)."""
+    if not merchant_ids:
+        return {}
     T, R = CardTransaction, Refund
-    in_scope = Merchant.org_id.in_(subtree_ids_select(scope))
-    merchants_rows = db.session.scalars(select(Merchant).where(in_scope).order_by(Merchant.id)).all()
-    sales = {row[0]: row[1:] for row in db.session.execute(
-        select(T.merchant_id, func.count(), func.sum(T.amount_fen), func.sum(T.discount_fen), func.sum(T.union_fen),
-               func.sum(T.bank_fen), func.sum(T.merchant_fen))
-        .join(Merchant, Merchant.id == T.merchant_id)
-        .where(in_scope, T.business_day >= start, T.business_day <= end).group_by(T.merchant_id))}
-    refunds = {row[0]: row[1:] for row in db.session.execute(
-        select(R.merchant_id, func.count(), func.sum(R.pay_fen + R.discount_fen), func.sum(R.discount_fen),
-               func.sum(R.union_fen), func.sum(R.bank_fen), func.sum(R.merchant_fen))
-        .join(Merchant, Merchant.id == R.merchant_id)
-        .where(in_scope, R.business_day >= start, R.business_day <= end).group_by(R.merchant_id))}
-    report = []
-    for m in merchants_rows:
-        s = [int(v or 0) for v in sales.get(m.id, (0,) * 6)]
-        r = [int(v or 0) for v in refunds.get(m.id, (0,) * 6)]
-        report.append({"merchant": m, "transactions": s[0], "refunds": r[0],
-                       "amount_fen": s[1] - r[1], "discount_fen": s[2] - r[2],
-                       "union_fen": s[3] - r[3], "bank_fen": s[4] - r[4], "merchant_fen": s[5] - r[5]})
-    return report
+    refund_amount = R.pay_fen + R.discount_fen + R.voucher_fen     # Refund.amount_fen, in SQL
+    columns = {
+        T: [T.amount_fen, T.discount_fen, T.union_fen, T.bank_fen, T.merchant_fen,
+            T.voucher_fen, T.voucher_union_fen, T.voucher_bank_fen, T.voucher_topup_fen],
+        R: [refund_amount, R.discount_fen, R.union_fen, R.bank_fen, R.merchant_fen,
+            R.voucher_fen, R.voucher_union_fen, R.voucher_bank_fen, R.voucher_topup_fen],
+    }
+    sums = {}
+    for model in (T, R):
+        group = getattr(model, key)
+        sums[model] = {row[0]: [int(v) for v in row[1:]] for row in db.session.execute(
+            select(group, func.count(), *[func.coalesce(func.sum(c), 0) for c in columns[model]])
+            .where(model.merchant_id.in_(merchant_ids), model.business_day >= period.start,
+                   model.business_day <= period.end)
+            .group_by(group))}
+    zero = [0] * (len(REPORT_FIGURES) + 1)
+    net = {}
+    for k in set(sums[T]) | set(sums[R]):
+        sales, refunds = sums[T].get(k, zero), sums[R].get(k, zero)
+        net[k] = {"transactions": sales[0], "refunds": refunds[0],
+                  **{name: s - r for name, s, r in zip(REPORT_FIGURES, sales[1:], refunds[1:])}}
+    return net
+
+
+def _empty_row() -> dict:
+    return {"transactions": 0, "refunds": 0, **{name: 0 for name in REPORT_FIGURES}}
+
+
+def merchant_report(scope: Organisation, start: date, end: date) -> list[dict]:
+    """Per merchant in scope (every one, with or without sales): sales and refunds counted,
+    volume, discount, each funder's share and what vouchers paid, for [start, end] (China days),
+    net of the refunds made in those days."""
+    period = periods.check(start, end)
+    merchants_rows = db.session.scalars(select(Merchant).where(Merchant.org_id.in_(subtree_ids_select(scope)))
+                                        .order_by(Merchant.id)).all()
+    net = _net_spend([m.id for m in merchants_rows], period, "merchant_id")
+    return [{"merchant": m, **net.get(m.id, _empty_row())} for m in merchants_rows]
+
+
+def daily_spend(scope: Organisation, period: periods.Period) -> list[dict]:
+    """The same figures as the merchant report, for all merchants in scope together, one row per
+    day of the period (days without sales included, as zeros), oldest first."""
+    net = _net_spend(_merchant_ids(scope), period, "business_day")
+    return [{"day": day, **net.get(day, _empty_row())} for day in period.days]
+
+
+def report_totals(rows: list[dict]) -> dict:
+    """The rows of a report (per merchant or per day) added up: the report's 合计 line."""
+    return {name: sum(r[name] for r in rows) for name in ("transactions", "refunds", *REPORT_FIGURES)}
 
 
 def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> list[list[str]]:

@@ -1,5 +1,5 @@
 """Vouchers API (券): union admins create programmes, issue batches, follow and void vouchers;
-members read their vouchers and their message list (消息).
+members read their vouchers (their notices, 消息, are the notices API's).
 
 Admin endpoints are scoped to the admin's union subtree: another union's programme or voucher
 is a 404, exactly like an id that does not exist. Money is fen, as integers, both ways.
@@ -185,7 +185,7 @@ class VoidVoucher(MethodView):
     @blp.alt_response(409, description="voucher_not_active: only an active voucher can be voided")
     @transactional
     def post(self, data, voucher_id):
-        """Void an active voucher for good, with the reason (audited; the member sees it in their messages)."""
+        """Void an active voucher for good, with the reason (audited; the member gets a notice)."""
         voucher = service.get_voucher_in_scope(current_scope(), voucher_id)
         service.void(current_actor(), voucher, data["reason"])
         return _json(schemas.VoucherAdminSchema().dump(voucher))
@@ -219,13 +219,3 @@ class MyVoucher(MethodView):
         view = schemas.my_voucher_view(voucher, service.describe_scope(voucher.programme))
         view["uses"] = [schemas.use_view(u, names.get(u.merchant_id)) for u in uses]
         return view
-
-
-@blp.route("/me/messages")
-class MyMessages(MethodView):
-    decorators = [member_required]
-
-    @blp.response(200, schemas.VoucherMessageSchema(many=True))
-    def get(self):
-        """Your messages (消息), newest first: a voucher received, about to expire, voided."""
-        return service.messages(current_user.member)

@@ -121,8 +121,9 @@ def issue_command(programme_id: int, categories: str | None, org_code: str | Non
 
 @vouchers_cli.command("expire")
 def expire_command():
-    """Expire vouchers past their last day and mark those ending within a week for the members'
-    messages. Conditional updates: safe to run at any time, also twice at once."""
+    """Expire vouchers past their last day and write the notices of those ending within a week
+    (`flask notices remind` writes them too). Conditional updates: safe to run at any time,
+    also twice at once."""
     with unit_of_work():
         counts = service.expire()
     click.echo(f"已过期 {counts['expired']} 张；到期提醒 {counts['noticed']} 张。")

@@ -1,4 +1,4 @@
-"""Member pages: my vouchers (我的券) with each one's uses, and my messages (消息)."""
+"""Member pages: my vouchers (我的券) with each one's uses. (Their notices are listed at 消息: benefits/notices.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +21,6 @@ from .models import Voucher, VoucherUse
 
 STATE_NAMES = {"usable": _l("可用"), "not_yet": _l("未到使用期"), "spent": _l("已用完"), "expired": _l("已过期"),
                "voided": _l("已作废")}
-MESSAGE_KINDS = {"voucher_issued": _l("收到新券"), "voucher_expiring": _l("到期提醒"), "voucher_voided": _l("券已作废")}
 
 
 def voucher_state(v: Voucher, today: date) -> str:
@@ -113,10 +112,3 @@ def detail(voucher_id: int):
     voucher = service.get_member_voucher(current_user.member, voucher_id)
     return render_template("vouchers/detail.html", item=_shown([voucher])[0], state_names=STATE_NAMES,
                            uses=_use_lines(service.voucher_uses(voucher)))
-
-
-@bp.get("/me/messages")
-@member_required
-def messages():
-    return render_template("vouchers/messages.html", items=service.messages(current_user.member),
-                           kinds=MESSAGE_KINDS)

@@ -274,13 +274,6 @@ class MyVoucherDetailSchema(MyVoucherSchema):
     uses = fields.List(fields.Nested(MyVoucherUseSchema))
 
 
-class VoucherMessageSchema(Schema):
-    kind = fields.String(metadata={"enum": ["voucher_issued", "voucher_expiring", "voucher_voided"]})
-    text = fields.String()
-    at = fields.DateTime()
-    voucher_id = fields.Function(lambda m: m.voucher.id)
-
-
 # --- plain views built from models (dumped through the schemas above) --------------------------
 
 _PROGRAMME_COLUMNS = ("id", "org_id", "name", "status", "face_fen", "topup_bp", "topup_fen", "value_fen", "split",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .. import clock
@@ -32,9 +32,11 @@ from ..inputs import row_id
 from ..members.models import CATEGORIES as MEMBER_CATEGORIES
 from ..members.models import Member
 from ..merchants.models import Merchant, Store
+from ..notices import outbox
+from ..notices.models import Notice
 from ..orgs.models import Organisation
 from ..promotions.engine import Purchase
-from ..promotions.validation import FieldErrors, clean_scope
+from ..promotions.validation import FieldErrors, clean_scope, fen_field
 from . import rules
 from .models import SPEND_MODES, Voucher, VoucherBatch, VoucherProgramme, VoucherUse
 
@@ -56,21 +58,7 @@ class VoucherRefused(Conflict):
 # --- programmes --------------------------------------------------------------------------------
 
 def _fen(data: dict, field: str, add, *, required: bool = False, low: int = 0, high: int = MAX_FACE_FEN):
-    value = data.get(field)
-    if value in (None, ""):
-        if required:
-            add(field, "必填")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        add(field, "须为整数（分）")
-        return None
-    if value < low:
-        add(field, f"不能小于 {low / 100:.2f} 元")
-        return None
-    if value > high:
-        add(field, f"不能大于 {high / 100:.2f} 元")
-        return None
-    return value
+    return fen_field(data, field, add, required=required, low=low, high=high)
 
 
 def clean_programme(data: dict, scope: Organisation) -> dict:
@@ -366,11 +354,18 @@ def _issue_chunk(programme_id: int, batch_id: int, target: Target, lo: int, hi: 
                   literal(programme.face_fen), literal(programme.value_fen), literal(programme.value_fen),
                   literal(programme.face_fen), literal("active"), literal(programme.valid_from),
                   literal(programme.valid_until), literal(at))
-    stmt = (pg_insert(v).from_select(["programme_id", "batch_id", "member_id", "seq", "face_fen", "value_fen",
-                                      "balance_fen", "face_left_fen", "status", "valid_from", "valid_until",
-                                      "issued_at"], rows)
-            .on_conflict_do_nothing().returning(v.c.id))
-    n = len(db.session.execute(stmt).all())
+    issued = (pg_insert(v).from_select(["programme_id", "batch_id", "member_id", "seq", "face_fen", "value_fen",
+                                        "balance_fen", "face_left_fen", "status", "valid_from", "valid_until",
+                                        "issued_at"], rows)
+              .on_conflict_do_nothing().returning(v.c.id, v.c.member_id).cte("issued"))
+    # each voucher's notice in the same statement: it exists exactly when the voucher does
+    notices = outbox.notices_from("voucher_issued", select(
+        issued.c.member_id,
+        func.json_build_object("programme", literal(programme.name, String), "value_fen", programme.value_fen,
+                               "valid_until", literal(programme.valid_until.isoformat(), String),
+                               "voucher_id", issued.c.id),
+        literal("voucher_issued:", String) + cast(issued.c.id, String)).select_from(issued)).cte("issued_notices")
+    n = db.session.scalar(select(func.count()).select_from(issued).add_cte(notices))
     if n:
         p = VoucherProgramme.__table__.c
         db.session.execute(update(VoucherProgramme.__table__).where(p.id == programme_id).values(
@@ -584,39 +579,6 @@ def voucher_uses(voucher: Voucher) -> list[VoucherUse]:
                                    .order_by(VoucherUse.id.desc())))
 
 
-@dataclass(frozen=True)
-class Message:
-    kind: str          # voucher_issued | voucher_expiring | voucher_voided
-    at: object
-    voucher: Voucher
-
-    @property
-    def text(self) -> str:
-        v = self.voucher
-        name = v.programme.name
-        if self.kind == "voucher_issued":
-            return f"您收到一张{name}，可用 {v.value_fen / 100:.2f} 元，{v.valid_until.isoformat()} 前有效。"
-        if self.kind == "voucher_expiring":
-            return f"您的{name}将于 {v.valid_until.isoformat()} 到期，余额 {v.balance_fen / 100:.2f} 元，请尽快使用。"
-        return f"您的{name}已被工会作废：{v.void_reason or ''}"
-
-
-def messages(member: Member, limit: int = 50) -> list[Message]:
-    """The member's message list (消息), newest first. Until notices have their own outbox, the
-    vouchers carry them: issued, about to expire, voided."""
-    out = []
-    for v in db.session.scalars(select(Voucher).where(Voucher.member_id == member.id)
-                                .order_by(Voucher.id.desc()).limit(limit)):
-        out.append(Message("voucher_issued", v.issued_at, v))
-        if v.expiry_noticed_at is not None:
-            out.append(Message("voucher_expiring", v.expiry_noticed_at, v))
-        if v.status == "voided" and v.closed_at is not None:
-            out.append(Message("voucher_voided", v.closed_at, v))
-    rank = {"voucher_issued": 0, "voucher_expiring": 1, "voucher_voided": 2}   # same moment: the later event first
-    out.sort(key=lambda m: (m.at, rank[m.kind]), reverse=True)
-    return out[:limit]
-
-
 # --- voiding and expiry ---------------------------------------------------------------------------
 
 def get_voucher_in_scope(scope: Organisation, voucher_id: int) -> Voucher:
@@ -641,6 +603,9 @@ def void(actor, voucher: Voucher, reason: str) -> Voucher:
     if hit != 1:
         raise Conflict("只有可用的券才能作废。", code="voucher_not_active")
     db.session.refresh(voucher)
+    outbox.enqueue(voucher.member_id, "voucher_voided",
+                   {"programme": voucher.programme.name, "reason": reason, "voucher_id": voucher.id},
+                   f"voucher_voided:{voucher.id}")
     audit.record(actor, "voucher.void", "voucher", voucher.id, org_id=voucher.programme.org_id,
                  before={"status": "active", "balance_fen": voucher.balance_fen},
                  after={"status": "voided", "reason": reason})
@@ -648,17 +613,33 @@ def void(actor, voucher: Voucher, reason: str) -> Voucher:
 
 
 def expire(today: date | None = None) -> dict[str, int]:
-    """Expire active vouchers whose last day has passed, and mark those ending within
-    EXPIRY_NOTICE_DAYS for the member's message list. Conditional UPDATEs: safe at any time,
+    """Expire active vouchers whose last day has passed, and tell the members whose vouchers
+    end within EXPIRY_NOTICE_DAYS (`notice_expiring`). Conditional UPDATEs: safe at any time,
     concurrently."""
     today = today or clock.business_day()
     at = clock.now()
     expired = db.session.execute(update(Voucher.__table__).where(_v.status == "active", _v.valid_until < today)
                                  .values(status="expired", closed_at=at)).rowcount
-    noticed = db.session.execute(update(Voucher.__table__).where(
-        _v.status == "active", _v.valid_until <= today + timedelta(days=EXPIRY_NOTICE_DAYS),
-        _v.expiry_noticed_at.is_(None)).values(expiry_noticed_at=at)).rowcount
-    return {"expired": expired, "noticed": noticed}
+    return {"expired": expired, "noticed": notice_expiring(today)}
+
+
+def notice_expiring(today: date | None = None) -> int:
+    """Mark the active vouchers ending within EXPIRY_NOTICE_DAYS (`expiry_noticed_at`, once per
+    voucher) and write each member's `voucher_expiring` notice in the same statement. Returns
+    how many notices were written."""
+    today = today or clock.business_day()
+    noticed = (update(Voucher.__table__).where(
+        _v.status == "active", _v.valid_until >= today, _v.valid_until <= today + timedelta(days=EXPIRY_NOTICE_DAYS),
+        _v.expiry_noticed_at.is_(None)).values(expiry_noticed_at=clock.now())
+        .returning(_v.id, _v.member_id, _v.programme_id, _v.balance_fen, _v.valid_until).cte("noticed"))
+    p = VoucherProgramme.__table__.c
+    rows = (select(noticed.c.member_id,
+                   func.json_build_object("programme", p.name, "balance_fen", noticed.c.balance_fen,
+                                          "valid_until", noticed.c.valid_until, "voucher_id", noticed.c.id),
+                   literal("voucher_expiring:", String) + cast(noticed.c.id, String))
+            .select_from(noticed.join(VoucherProgramme.__table__, p.id == noticed.c.programme_id)))
+    notices = outbox.notices_from("voucher_expiring", rows).returning(Notice.__table__.c.id).cte("expiring_notices")
+    return db.session.scalar(select(func.count()).select_from(notices))
 
 
 # --- reports --------------------------------------------------------------------------------------

@@ -65,13 +65,25 @@ ACCESS: dict[str, frozenset[str]] = {
     # --- the member's own pages and API
     "GET /me": MEMBERS,
     "GET /me/merchants": MEMBERS,
+    "GET /me/mine": MEMBERS,
     "GET /me/messages": MEMBERS,
+    "POST /me/messages/settings": MEMBERS,
     "GET /me/pay": MEMBERS,
     "POST /me/pay/code": MEMBERS,
     "GET /me/points": MEMBERS,
     "GET /me/transactions": MEMBERS,
+    "GET /me/medical": MEMBERS,
     "GET /me/vouchers": MEMBERS,
     "GET /me/vouchers/<int:voucher_id>": MEMBERS,
+    "GET /festival": MEMBERS,
+    "GET /festival/<int:campaign_id>": MEMBERS,
+    "GET /festival/<int:campaign_id>/confirm": MEMBERS,
+    "POST /festival/<int:campaign_id>/confirm": MEMBERS,
+    "GET /festival/<int:campaign_id>/claim": MEMBERS,
+    "GET /api/v1/festival/campaigns": MEMBERS,
+    "GET /api/v1/festival/campaigns/<int:campaign_id>": MEMBERS,
+    "POST /api/v1/festival/campaigns/<int:campaign_id>/claim": MEMBERS,
+    "GET /api/v1/festival/campaigns/<int:campaign_id>/my-claim": MEMBERS,
     "GET /prizes": MEMBERS,
     "GET /prizes/<int:prize_id>": MEMBERS,
     "GET /prizes/<int:prize_id>/confirm": MEMBERS,
@@ -88,6 +100,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "POST /quiz/wrong-book/practice": MEMBERS,
     "GET /api/v1/me": MEMBERS,
     "GET /api/v1/me/messages": MEMBERS,
+    "GET /api/v1/me/messages/settings": MEMBERS,
+    "PUT /api/v1/me/messages/settings": MEMBERS,
+    "GET /api/v1/me/medical-payouts": MEMBERS,
     "GET /api/v1/me/vouchers": MEMBERS,
     "GET /api/v1/me/vouchers/<int:voucher_id>": MEMBERS,
     "GET /api/v1/points/balance": MEMBERS,
@@ -161,6 +176,13 @@ ACCESS: dict[str, frozenset[str]] = {
 _ADMIN_CONSOLE = """
 GET /admin
 GET /admin/audit
+GET /admin/staff
+GET /admin/staff/new
+POST /admin/staff/new
+GET /admin/staff/<int:user_id>
+POST /admin/staff/<int:user_id>/disable
+POST /admin/staff/<int:user_id>/enable
+POST /admin/staff/<int:user_id>/password
 GET /admin/members
 POST /admin/members
 GET /admin/members/<int:member_id>
@@ -208,6 +230,42 @@ POST /admin/promotions/<int:rule_id>/edit
 POST /admin/promotions/<int:rule_id>/status
 GET /admin/promotions/new
 POST /admin/promotions/new
+GET /admin/festival
+GET /admin/festival/new
+POST /admin/festival/new
+GET /admin/festival/<int:campaign_id>
+POST /admin/festival/<int:campaign_id>/gifts
+POST /admin/festival/<int:campaign_id>/gifts/<int:gift_id>/restock
+POST /admin/festival/<int:campaign_id>/claims/<int:claim_id>/deliver
+GET /admin/festival/<int:campaign_id>/report
+GET /admin/festival/<int:campaign_id>/unclaimed.csv
+GET /admin/festival/<int:campaign_id>/stock.csv
+GET /api/v1/festival/admin/campaigns
+POST /api/v1/festival/admin/campaigns
+GET /api/v1/festival/admin/campaigns/<int:campaign_id>
+POST /api/v1/festival/admin/campaigns/<int:campaign_id>/gifts
+POST /api/v1/festival/admin/campaigns/<int:campaign_id>/gifts/<int:gift_id>/restock
+GET /api/v1/festival/admin/campaigns/<int:campaign_id>/claims
+POST /api/v1/festival/admin/campaigns/<int:campaign_id>/claims/<int:claim_id>/deliver
+GET /api/v1/festival/admin/campaigns/<int:campaign_id>/report
+GET /admin/medical
+GET /admin/medical/<int:programme_id>
+POST /admin/medical/<int:programme_id>/batches
+GET /admin/medical/<int:programme_id>/import
+POST /admin/medical/<int:programme_id>/import
+GET /admin/medical/<int:programme_id>/import/template.csv
+GET /admin/medical/<int:programme_id>/preview
+POST /admin/medical/<int:programme_id>/reissue
+GET /admin/medical/<int:programme_id>/returns
+POST /admin/medical/<int:programme_id>/returns
+GET /admin/medical/batches/<int:batch_id>
+POST /admin/medical/batches/<int:batch_id>/approve
+POST /admin/medical/batches/<int:batch_id>/reject
+GET /admin/medical/files/<int:file_id>.<fmt>
+GET /admin/medical/new
+POST /admin/medical/new
+GET /admin/medical/report
+GET /admin/medical/report.csv
 GET /admin/vouchers
 GET /admin/vouchers/<int:programme_id>
 POST /admin/vouchers/<int:programme_id>/close
@@ -218,6 +276,7 @@ GET /admin/vouchers/new
 POST /admin/vouchers/new
 GET /quiz/admin
 GET /quiz/admin/flagged
+GET /quiz/admin/report
 GET /quiz/admin/quizzes/new
 POST /quiz/admin/quizzes/new
 GET /quiz/admin/quizzes/<int:quiz_id>/edit
@@ -246,6 +305,24 @@ POST /api/v1/merchants/<int:merchant_id>/stores/<int:store_id>/terminal-keys
 GET /api/v1/merchants/<int:merchant_id>/terminal-keys
 DELETE /api/v1/merchants/<int:merchant_id>/terminal-keys/<int:key_id>
 GET /api/v1/merchants/report
+GET /api/v1/medical/batches/<int:batch_id>
+POST /api/v1/medical/batches/<int:batch_id>/approve
+POST /api/v1/medical/batches/<int:batch_id>/reject
+GET /api/v1/medical/payout-files/<int:file_id>/download
+GET /api/v1/medical/programmes
+POST /api/v1/medical/programmes
+GET /api/v1/medical/programmes/<int:programme_id>
+GET /api/v1/medical/programmes/<int:programme_id>/batches
+POST /api/v1/medical/programmes/<int:programme_id>/batches
+GET /api/v1/medical/programmes/<int:programme_id>/imports
+POST /api/v1/medical/programmes/<int:programme_id>/imports
+GET /api/v1/medical/programmes/<int:programme_id>/payout-files
+POST /api/v1/medical/programmes/<int:programme_id>/payout-files
+GET /api/v1/medical/programmes/<int:programme_id>/payouts
+GET /api/v1/medical/programmes/<int:programme_id>/preview
+GET /api/v1/medical/programmes/<int:programme_id>/returns
+POST /api/v1/medical/programmes/<int:programme_id>/returns
+GET /api/v1/medical/totals
 GET /api/v1/organisations
 GET /api/v1/organisations/<int:org_id>
 POST /api/v1/points/adjustments

@@ -136,14 +136,16 @@ def test_members_and_strangers_cannot_open_admin_pages(client, world):
     assert client.get("/admin/members").status_code == 403
     assert client.post(f"/admin/members/{world.li_member.id}/cards/{world.li_card.id}/freeze").status_code == 403
     home = client.get("/me").get_data(as_text=True)
-    assert world.li_card.number in home and world.li.username not in home
+    number = world.li_card.number
+    assert f"{number[:4]} **** **** {number[-4:]}" in home and world.li.username not in home
+    assert number in client.get("/me/mine").get_data(as_text=True)       # the whole number under 我的
 
 
 def test_audit_page_shows_who_what_before_after_masked(admin_page, world):
     admin_page.post(f"/admin/members/{world.li_member.id}/cards/{world.li_card.id}/freeze")
     html = admin_page.get("/admin/audit", query_string={"action": "card.freeze"}).get_data(as_text=True)
     assert html.count('data-testid="audit-row"') == 1
-    assert "bozhou_admin" in html and world.li_card.number in html and "frozen" in html
+    assert "管理员（管理员）" in html and world.li_card.number in html and "正常 <span class=\"muted\">→</span> 已冻结" in html
     everything = admin_page.get("/admin/audit").get_data(as_text=True)
     assert world.li_member.id_number not in everything and "王强" not in everything
 

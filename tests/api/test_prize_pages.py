@@ -24,7 +24,7 @@ def test_mall_confirm_double_submit_and_cancel(client, auth, app):
     auth.login(w["member"].username)
     mall = client.get("/prizes").get_data(as_text=True)
     assert "雨伞" in mall and "已兑完" in mall and "积分够" in mall
-    assert "English" in mall
+    assert "English" in client.get("/me/mine").get_data(as_text=True)     # the switch is under 我的
     confirm = client.get(f"/prizes/{w['pid']}/confirm?quantity=1")
     assert confirm.status_code == 200 and "确认兑换" in confirm.get_data(as_text=True)
     form = {"quantity": "1", "pickup_point_id": str(w["point"].id), "nonce": "tap-123"}

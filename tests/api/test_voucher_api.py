@@ -362,10 +362,10 @@ def test_member_reads_vouchers_uses_and_messages_and_not_anyone_elses(client, vw
     detail = client.get(f"{API}/me/vouchers/{mine}").get_json()
     assert [(u["amount_fen"], u["merchant_name"], u["business_day"]) for u in detail["uses"]] == [
         (30000, "亳州华联超市", "2026-11-18")]
-    messages = client.get(f"{API}/me/messages").get_json()
+    messages = client.get(f"{API}/me/messages").get_json()["items"]
     assert [m["kind"] for m in messages] == ["voucher_expiring", "voucher_issued"]
     assert messages[1]["text"] == "您收到一张扶贫暖心券，可用 550.00 元，2026-12-31 前有效。"
-    assert "余额 250.00 元" in messages[0]["text"] and messages[0]["voucher_id"] == mine
+    assert "余额 250.00 元" in messages[0]["text"] and messages[0]["link"] == f"/me/vouchers/{mine}"
     other = client.get(f"{API}/me/vouchers/{theirs}")
     assert other.status_code == 404 and error_code(other) == "unknown_voucher"
     assert client.get(f"{API}/me/vouchers/{2**40}").status_code == 404
@@ -373,11 +373,12 @@ def test_member_reads_vouchers_uses_and_messages_and_not_anyone_elses(client, vw
     login(client, "bozhou_admin")
     assert client.post(f"{API}/vouchers/{mine}/void", json={"reason": "身份核查不符"}).status_code == 200
     login(client, vw.poor.id_number)
-    messages = client.get(f"{API}/me/messages").get_json()
+    messages = client.get(f"{API}/me/messages").get_json()["items"]
     assert messages[0]["kind"] == "voucher_voided" and messages[0]["text"] == "您的扶贫暖心券已被工会作废：身份核查不符"
     assert client.get(f"{API}/me/vouchers").get_json()[0]["status"] == "voided"
     login(client, vw.wang_member.id_number)
-    assert client.get(f"{API}/me/vouchers").get_json() == [] and client.get(f"{API}/me/messages").get_json() == []
+    assert client.get(f"{API}/me/vouchers").get_json() == []
+    assert client.get(f"{API}/me/messages").get_json()["items"] == []
 
 
 # --- roles and the document -------------------------------------------------------------------
@@ -431,5 +432,5 @@ def test_openapi_lists_the_voucher_endpoints(client):
     assert {"200", "201", "400", "409"} <= set(batches)
     schemas = spec["components"]["schemas"]
     for name in ("VoucherProgrammeIn", "VoucherProgrammeDetail", "VoucherBatchIn", "VoucherPreview", "VoucherIssue",
-                 "VoucherAdminPage", "MyVoucher", "MyVoucherDetail", "VoucherMessage"):
+                 "VoucherAdminPage", "MyVoucher", "MyVoucherDetail", "Notice"):
         assert name in schemas, name

@@ -1,20 +1,26 @@
 """Till confirmations fired all at once at real gunicorn workers (PostgreSQL + Redis gate):
-the budget and the per-member daily limit hold exactly."""
+the budget and the per-member daily limit hold exactly. The budget's end is met on one Redis
+server and on a three-master Redis Cluster (`on_redis`)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from benefits.database import unit_of_work
 from benefits.extensions import db
+from benefits.promotions import gate
 from benefits.promotions.models import PromotionRule, PromotionUsage
 from benefits.transactions.models import CardTransaction
 from tests import factories, till_factories as tf
 from tests.concurrency.till_crowd import fire, serve, station
+from tests.redis_cluster import on_redis
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.services]
 
 
+@on_redis("node", "cluster")
 def test_220_confirmations_spend_exactly_the_budget(pg_app, postgres_url, redis_url, flush_redis, gunicorn_factory):
     # 满200减40 with a budget of 50 full discounts and 15 fen: 51 members get something, the 51st only 0.15.
     budget = 50 * 4000 + 15
@@ -36,6 +42,9 @@ def test_220_confirmations_spend_exactly_the_budget(pg_app, postgres_url, redis_
     assert db.session.scalar(select(func.count(CardTransaction.id))) == 220
     assert db.session.scalar(select(func.sum(CardTransaction.discount_fen))) == budget
     assert db.session.scalar(select(func.sum(PromotionUsage.discount_fen))) == budget
+    # The gate handed the budget out (nothing is left in Redis either) and never failed over to SQL.
+    assert int(flush_redis.get(gate._keys(rule_id)[0])) == 0
+    assert "redis gate unavailable" not in Path(server.log.name).read_text()
 
 
 def test_same_member_20_at_once_with_a_daily_limit_of_one_gets_one_discount(

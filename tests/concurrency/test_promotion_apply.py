@@ -1,5 +1,5 @@
 """Budget and per-member limits hold exactly when real parallel processes call `apply()` on
-PostgreSQL at once (with and without the Redis gate in front)."""
+PostgreSQL at once (without the Redis gate, and with it on one server or a Redis Cluster)."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -15,6 +15,7 @@ from benefits.members.models import Member
 from benefits.promotions import gate, rules
 from benefits.promotions.models import PromotionMemberUse, PromotionRule, PromotionUsage
 from tests import factories, till_factories as tf
+from tests.redis_cluster import on_redis
 
 PROCESSES = 8
 PER_PROCESS = 25          # 200 confirmations in all
@@ -83,12 +84,11 @@ def world(pg_app):
                 budget_rule=budget_rule.id, daily_rule=daily_rule.id)
 
 
-@pytest.mark.parametrize("with_redis", [False, True], ids=["sql-only", "redis-gate"])
-def test_parallel_applies_never_overspend_budget_nor_per_member_limit(pg_app, world, request, with_redis):
-    redis_url = None
+@on_redis("off", "node")
+def test_parallel_applies_never_overspend_budget_nor_per_member_limit(pg_app, world, request, redis_url):
+    with_redis = redis_url is not None
     if with_redis:
         request.getfixturevalue("flush_redis")
-        redis_url = request.getfixturevalue("redis_url")
     database_url = pg_app.config["SQLALCHEMY_DATABASE_URI"]
     fuel, station = world["fuel"]
     mart, shop = world["mart"]

@@ -59,8 +59,9 @@ def test_admin_issues_and_freezes_a_card_and_the_member_sees_it(live, page, phon
     phone.get_by_test_id("submit").click()
     phone.wait_for_url("**/me")
     phone.snap("member-home")
-    assert phone.get_by_test_id("card-number").inner_text() == card_number
+    assert phone.get_by_test_id("card-number").inner_text() == f"{card_number[:4]} **** **** {card_number[-4:]}"
     assert phone.get_by_test_id("card-status").inner_text() == "已冻结"
-    assert phone.locator(".qr svg").count() == 0  # a frozen card shows no QR code to pay with
+    assert phone.get_by_test_id("show-pay-code").count() == 0  # a frozen card offers no code to pay with
+    phone.get_by_test_id("tab-mine").click()
     assert phone.get_by_test_id("masked-id").inner_text() == masked
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

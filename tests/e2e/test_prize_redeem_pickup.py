@@ -28,7 +28,7 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
         member_name, staff_name = member.username, w["staff"].username
     page = phone_page
     _login(page, live.url, member_name)
-    page.get_by_test_id("nav-prizes").click()
+    page.get_by_test_id("tab-mall").click()
     assert page.get_by_test_id("points-balance").inner_text() == "1000"
     umbrella = page.locator(".prize-tile", has_text="雨伞")
     assert umbrella.get_by_test_id("affordable").count() == 1
@@ -72,5 +72,5 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
     assert page.get_by_test_id("redemption-status").inner_text() == "已领取"
     assert page.get_by_test_id("pickup-code").count() == 0
     assert page.get_by_test_id("cancel").count() == 0
-    page.get_by_test_id("nav-prizes").click()
+    page.get_by_test_id("tab-mall").click()
     assert page.get_by_test_id("points-balance").inner_text() == "200"

@@ -21,7 +21,7 @@ def test_member_takes_a_quiz_on_a_phone_and_sees_their_points_rise(live, phone_p
     page.wait_for_url("**/me")
     page.goto(live.url + "/me/points")
     assert page.get_by_test_id("points-balance").inner_text() == "0"
-    page.get_by_test_id("nav-quiz").click()
+    page.get_by_test_id("tab-quiz").click()
     assert "电工安全知识竞赛" in page.get_by_test_id(f"quiz-{quiz_id}").inner_text()
     page.snap("quizzes")
     page.get_by_test_id(f"start-{quiz_id}").click()
@@ -46,6 +46,7 @@ def test_member_takes_a_quiz_on_a_phone_and_sees_their_points_rise(live, phone_p
     assert page.get_by_test_id("points-awarded").inner_text() == "20"
     assert page.get_by_test_id("feedback-1").is_visible()
     page.snap("result")
+    page.get_by_test_id("tab-mine").click()
     page.get_by_test_id("nav-points").click()
     assert page.get_by_test_id("points-balance").inner_text() == "20"
     assert "答题得分：电工安全知识竞赛" in page.get_by_test_id("points-history").inner_text()

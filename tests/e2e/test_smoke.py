@@ -15,9 +15,11 @@ def test_member_signs_in_on_a_phone_and_sees_their_card(live, phone_page):
     page.fill("input[name=password]", factories.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/me")
-    assert page.get_by_test_id("card-number").inner_text() == card_number
+    assert page.get_by_test_id("card-number").inner_text() == f"{card_number[:4]} **** **** {card_number[-4:]}"
     assert page.get_by_test_id("card-status").inner_text() == "正常"
+    assert page.locator(".qr svg").count() == 0           # no fixed card QR: only the pay code pays
+    assert page.get_by_test_id("tabbar").is_visible()
+    page.get_by_test_id("tab-mine").click()
     assert page.get_by_test_id("masked-id").inner_text() == id_number[:4] + "*" * 10 + id_number[-4:]
-    assert page.locator(".qr svg").count() == 1
     # nothing wider than the phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -29,7 +29,9 @@ def test_cashier_confirms_and_refunds_half_and_the_member_sees_both(live, page, 
     member_page = phone_page
     member_page.clock.install()
     sign_in(member_page, live.url, member)
-    member_page.get_by_test_id("nav-pay").click()
+    assert member_page.get_by_test_id("pay-qr").is_hidden()      # no code until the member asks for one
+    member_page.get_by_test_id("show-pay-code").click()           # 出示付款码 on the home page
+    expect(member_page.locator("[data-testid=pay-qr] svg")).to_have_count(1)
     token = member_page.get_by_test_id("pay-qr").get_attribute("data-token")
     assert token.startswith("Q") and member_page.locator("[data-testid=pay-qr] svg").count() == 1
     member_page.snap("pay-code")
@@ -72,6 +74,7 @@ def test_cashier_confirms_and_refunds_half_and_the_member_sees_both(live, page, 
     till.get_by_test_id("quote-button").click()
     assert "付款码已失效" in till.get_by_test_id("till-error").inner_text()
 
+    member_page.get_by_test_id("tab-mine").click()
     member_page.get_by_test_id("nav-my-transactions").click()
     row = member_page.get_by_test_id("my-transaction")
     assert row.count() == 1

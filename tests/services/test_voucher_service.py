@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from benefits import clock
 from benefits.errors import Conflict, ValidationError
 from benefits.extensions import db
+from benefits.notices import service as notices
 from benefits.transactions import service as till, settlement
 from benefits.transactions.models import CardTransaction
 from benefits.vouchers import service as vouchers
@@ -223,8 +224,9 @@ def test_voiding_needs_a_reason_and_is_audited_and_the_till_refuses_it(world):
         vouchers.void(None, v, "再次作废")
     with pytest.raises(vouchers.VoucherRefused, match="作废"):
         _pay(w, 1000, voucher_ids=[v.id])
-    kinds = [m.kind for m in vouchers.messages(w["poor"])]
-    assert kinds == ["voucher_voided", "voucher_issued"]
+    items, _total = notices.member_notices(w["poor"].id)
+    assert [m.kind for m in items] == ["voucher_voided", "voucher_issued"]
+    assert items[0].text == "您的扶贫暖心券已被工会作废：重复发放"
 
 
 def test_programme_validation_reports_each_field(world):
