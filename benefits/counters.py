@@ -28,6 +28,8 @@ from redis.exceptions import RedisClusterException, RedisClusterUnreachableError
 from redis.retry import Retry
 from flask import current_app
 
+from .database import after_commit, unit_of_work
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "benefits"
@@ -190,3 +192,24 @@ def reconcile_all() -> dict[str, dict]:
             raise redis.ConnectionError("the Redis Cluster named by REDIS_URL cannot be reached")
         return {}
     return {name: fn(r) for name, fn in sorted(_reconcilers.items())}
+
+
+def rebuild_after_commit(tag: str, label: str, rebuild: Callable[[], None], *, cold: bool = False) -> None:
+    """Run a gate's `rebuild` (read SQL, write the gate's keys) in a short transaction of its own
+    once the current unit of work has committed (an admin change; a request that found the keys
+    missing), so it sees the committed rows. `cold`: in a crowd on missing keys one request
+    rebuilds them and the others skip. Redis away: a warning, and SQL decides meanwhile."""
+    r = client()
+    if r is None:
+        return
+
+    def run() -> None:
+        try:
+            if cold and not r.set(key(tag, "syncing"), "1", nx=True, ex=5):
+                return
+        except UNAVAILABLE as exc:
+            log.warning("%s: could not sync Redis: %s", label, exc)
+            return
+        with unit_of_work():
+            rebuild()
+    after_commit(run)

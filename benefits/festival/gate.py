@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from .. import clock, counters
 from ..auth.models import User
-from ..database import after_commit, on_rollback, unit_of_work
+from ..database import after_commit, on_rollback
 from ..extensions import db
 from ..prizes.models import Redemption
 from .models import FestivalCampaign, FestivalGift
@@ -169,25 +169,14 @@ def sync_after_commit(campaign_id: int, *, cold: bool = False) -> None:
     """Rebuild the campaign's keys from SQL once the current unit of work has committed (an admin
     change; a claim that found the keys missing). `cold`: in a crowd on missing keys one request
     rebuilds them and the others skip."""
-    r = counters.client()
-    if r is None:
-        return
-
-    def sync() -> None:
-        try:
-            if cold and not r.set(counters.key(tag(campaign_id), "syncing"), "1", nx=True, ex=5):
-                return
-        except counters.UNAVAILABLE as exc:
-            counters.log.warning("festival campaign %s: could not sync Redis: %s", campaign_id, exc)
-            return
-        with unit_of_work():
-            campaign = db.session.get(FestivalCampaign, campaign_id)
-            if campaign is not None:
-                sync_one(campaign)
-    after_commit(sync)
+    def rebuild() -> None:
+        campaign = db.session.get(FestivalCampaign, campaign_id)
+        if campaign is not None:
+            sync_one(campaign)
+    counters.rebuild_after_commit(tag(campaign_id), f"festival campaign {campaign_id}", rebuild, cold=cold)
 
 
-def reconcile(r: redis.Redis) -> dict:
+def reconcile(r: counters.Client) -> dict:
     """`flask counters reconcile`: rebuild the keys of every campaign not yet closed (a closed
     campaign's keys answer 'closed' as they are; missing ones are rebuilt by the first claim)."""
     campaigns = db.session.scalars(select(FestivalCampaign).where(FestivalCampaign.closes_at > clock.now())
@@ -197,7 +186,7 @@ def reconcile(r: redis.Redis) -> dict:
     return {"campaigns": len(campaigns)}
 
 
-def snapshot(r: redis.Redis, campaign: FestivalCampaign) -> dict:
+def snapshot(r: counters.Client, campaign: FestivalCampaign) -> dict:
     """Redis's view of one campaign (tests compare it with SQL)."""
     t = tag(campaign.id)
     gifts = {}

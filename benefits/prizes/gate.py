@@ -23,7 +23,7 @@ from sqlalchemy import Integer, cast, func, select
 
 from .. import clock, counters
 from ..auth.models import User
-from ..database import after_commit, on_rollback, unit_of_work
+from ..database import after_commit, on_rollback
 from ..extensions import db
 from .models import Prize, PrizeCounter
 
@@ -263,25 +263,14 @@ def sync_one(prize: Prize, *, members: bool = True) -> None:
 
 def sync_after_commit(prize_id: int, *, members: bool = True, cold: bool = False) -> None:
     """Rebuild the prize's keys from SQL once the current unit of work has committed (an admin
-    change; a redemption that found the keys missing). The rebuild reads in a short transaction
-    of its own, so it sees the committed rows. `cold`: in a crowd on missing keys one request
-    rebuilds them and the others skip (member counters then re-grow from their reservations)."""
-    r = counters.client()
-    if r is None:
-        return
-
-    def sync() -> None:
-        try:
-            if cold and not r.set(counters.key(tag(prize_id), "syncing"), "1", nx=True, ex=5):
-                return
-        except counters.UNAVAILABLE as exc:
-            counters.log.warning("prize %s: could not sync Redis: %s", prize_id, exc)
-            return
-        with unit_of_work():
-            prize = db.session.get(Prize, prize_id)
-            if prize is not None:
-                sync_one(prize, members=members)
-    after_commit(sync)
+    change; a redemption that found the keys missing). `cold`: in a crowd on missing keys one
+    request rebuilds them and the others skip (member counters then re-grow from their
+    reservations)."""
+    def rebuild() -> None:
+        prize = db.session.get(Prize, prize_id)
+        if prize is not None:
+            sync_one(prize, members=members)
+    counters.rebuild_after_commit(tag(prize_id), f"prize {prize_id}", rebuild, cold=cold)
 
 
 def reconcile(r: counters.Client) -> dict:
