@@ -37,6 +37,9 @@ class Config:
         "hide_parameters": True,
     }
     REDIS_URL = redis_url_from_env()
+    # werkzeug's method string; the stored hash names its own, so changing this re-hashes nothing
+    # and every old password still verifies.
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -118,6 +121,8 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     LOGIN_MAX_PER_ACCOUNT = 5
     LOGIN_MAX_PER_ADDRESS = 30
+    # The tests make thousands of accounts: scrypt at 1/32 of werkzeug's default cost.
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
 
 
 class ProductionConfig(Config):

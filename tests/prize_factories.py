@@ -1,8 +1,7 @@
 """Builders for prize tests (helper E's slice)."""
 from __future__ import annotations
 
-from werkzeug.security import generate_password_hash
-
+from benefits.auth import passwords
 from benefits.auth.models import User
 from benefits.extensions import db
 from benefits.points import service as points
@@ -29,7 +28,7 @@ _HASH: list[str] = []
 def member_user(org, **kwargs) -> User:
     """Like factories.member_user, without the activation throttle (crowds of hundreds)."""
     if not _HASH:
-        _HASH.append(generate_password_hash(factories.PASSWORD))
+        _HASH.append(passwords.make_hash(factories.PASSWORD))
     m = factories.member(org, **kwargs)
     user = User(username=m.id_number, display_name=m.name, role="member", password_hash=_HASH[0], member_id=m.id)
     db.session.add(user)

@@ -7,7 +7,6 @@ from flask import session
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
 from ..audit import service as audit
@@ -22,8 +21,6 @@ from .models import User, new_session_token
 from .throttle import KnownDevice
 
 MIN_PASSWORD = passwords.MIN_LENGTH
-# Checked against when the account is unknown, so both paths cost the same.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class InvalidCredentials(DomainError):
@@ -64,7 +61,7 @@ def authenticate(username: str, password: str, address: str, device: KnownDevice
     except throttle.Refused as refused:
         raise too_many_attempts(refused.retry_after) from None
     user = db.session.scalar(select(User).where(User.username == username))
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    valid = passwords.check(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_enabled:
         raise InvalidCredentials(GENERIC_LOGIN_ERROR)
     throttle.release(username, address, device)
@@ -118,7 +115,7 @@ def create_staff_user(actor, *, username: str, display_name: str, password: str,
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict("this username is taken", code="username_taken")
     user = User(username=username, display_name=display_name, role=role,
-                password_hash=generate_password_hash(password), org_id=org.id if org else None)
+                password_hash=passwords.make_hash(password), org_id=org.id if org else None)
     try:
         with db.session.begin_nested():   # the same name sent twice at once: the second is told
             db.session.add(user)
@@ -160,7 +157,7 @@ def activate_member(*, id_number: str, password: str, address: str, card_number:
         raise Conflict("此账号已激活，请直接登录。 This account is already activated; please sign in.",
                        code="already_activated")
     user = User(username=id_number, display_name=member.name, role="member",
-                password_hash=generate_password_hash(password), member_id=member.id)
+                password_hash=passwords.make_hash(password), member_id=member.id)
     db.session.add(user)
     db.session.flush()
     throttle.release("activate:" + id_number, address)

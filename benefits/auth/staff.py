@@ -21,7 +21,6 @@ import secrets
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import joinedload
-from werkzeug.security import generate_password_hash
 
 from ..audit import service as audit
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
@@ -31,6 +30,7 @@ from ..merchants import service as merchants
 from ..merchants.models import Merchant, MerchantStaff, Store
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter, subtree_ids_select
+from . import passwords
 from . import service as auth
 from .models import User
 
@@ -188,7 +188,7 @@ def reset_password(actor: User, scope: Organisation, user: User, password: str |
     generated = not password
     password = password or new_password()
     auth.check_password_rules(password, user.username)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = passwords.make_hash(password)
     auth.rotate_sessions(user)
     audit.record(actor, "user.password_reset", "user", user.id, org_id=home_org(user).id,
                  after={"generated": generated, "sessions_ended": True})
