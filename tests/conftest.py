@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -258,17 +259,21 @@ class Gunicorn:
              # the default control socket is one path per host, shared by every gunicorn on it
              "--no-control-socket", "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        # Ready when a worker answers, not when the socket accepts: on a loaded machine a worker
+        # takes several seconds to import and make the app, and a browser's first page would
+        # wait for it against its own timeout.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited; see {self.log.name}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                with urllib.request.urlopen(self.url + "/static/app.css", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("gunicorn did not start in 30 s")
+        raise RuntimeError("gunicorn did not answer in 60 s")
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -45,4 +45,8 @@ def scenarios(state: dict, server) -> list[Scenario]:
                  ceiling="bare", target=0.35, before=server.pg_statement_count,
                  after=lambda count, result: f"{server.pg_statement_count() - count:,} database transactions "
                                              f"for {result.requests:,} requests"),
+        # the H5 home: the card, points, the wallet's vouchers and benefits, the shortcuts (the
+        # pay code is made only when tapped, so the page writes nothing)
+        Scenario(name="member home page (GET /me)", path="/me", headers={"Cookie": cookie},
+                 ceiling="bare", target=0.35),
     ]

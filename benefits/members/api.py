@@ -35,7 +35,7 @@ class Me(MethodView):
             raise NotAuthenticated("Sign in first.")
         if current_user.role != "member":
             raise Forbidden("Only members have a card profile.")
-        return service.member_profile(current_user.member_id)
+        return service.member_profile(current_user.member)
 
 
 def _search(args: dict) -> dict:

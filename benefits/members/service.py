@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import date, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
@@ -144,17 +144,11 @@ def with_cards(stmt):
     return stmt.options(selectinload(Member.org), selectinload(Member.cards))
 
 
-def member_profile(member_id: int) -> dict:
-    """A member's own masked profile and usable card in one indexed query (the card lookup)."""
-    row = db.session.execute(
-        select(Member, Organisation.name, Card)
-        .join(Organisation, Organisation.id == Member.org_id)
-        .outerjoin(Card, and_(Card.member_id == Member.id, Card.status.in_(("active", "frozen"))))
-        .where(Member.id == member_id)).first()
-    if row is None:
-        raise NotFound("member not found")
-    member, org_name, card = row
-    return {"id": member.id, "name": member.name, "org_id": member.org_id, "org_name": org_name,
+def member_profile(member: Member) -> dict:
+    """A member's own masked profile and usable card, as loaded with the signed-in user
+    (`auth.service.load_user`: the member, their union and their cards): no statement of its own."""
+    card = member.current_card
+    return {"id": member.id, "name": member.name, "org_id": member.org_id, "org_name": member.org.name,
             "id_number_masked": mask_id_number(member.id_number), "phone_masked": mask_phone(member.phone),
             "category": member.category, "status": member.status, "joined_on": member.joined_on,
             "card": None if card is None else {"id": card.id, "number": card.number, "status": card.status}}
