@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from ..prizes.categories import LABELS as PRIZE_CATEGORIES
+
 # Areas, in the order the filter lists them.
 AREAS = {
     "members": _l("会员与会员卡"),
@@ -146,7 +148,7 @@ FIELDS = {
     "paid": _l("已到账"), "failed": _l("失败"),
 }
 FIELDS_BY_KIND = {
-    ("member", "name"): _l("姓名"), ("user", "name"): _l("姓名"),
+    ("member", "name"): _l("姓名"), ("user", "name"): _l("姓名"), ("prize", "category"): _l("品类"),
     ("medical_programme", "threshold_fen"): _l("起付线（自付超过）"),
     ("voucher_programme", "per_member"): _l("每人张数"),
     ("voucher_programme", "scope"): _l("可用范围"),
@@ -176,12 +178,13 @@ OPEN_WHEN_EMPTY = frozenset({"member_categories", "eligible_categories"})   # no
 
 ROLES = {"member": _l("会员"), "merchant_staff": _l("收银员"), "pickup_staff": _l("核销员"), "admin": _l("管理员")}
 
-# Field → value → name. Member and merchant categories never share a code, so one table serves both.
+# Field → value → name. Member, merchant and prize categories share no code but "other" (其他 in
+# each), so one table serves all three; the prizes' names live with their list.
 VALUES = {
     "category": {
         "ordinary": _l("普通会员"), "hardship": _l("困难职工"), "retiree": _l("退休职工"),
         "model_worker": _l("劳动模范"), "fuel": _l("加油站"), "supermarket": _l("超市"), "dining": _l("餐饮"),
-        "transport": _l("公交出行"), "retail": _l("零售"), "other": _l("其他")},
+        "transport": _l("公交出行"), "retail": _l("零售"), "other": _l("其他"), **PRIZE_CATEGORIES},
     "role": ROLES,
     "kind": {"percent": _l("打折"), "threshold": _l("满减"), "repeating": _l("每满减")},
     "scope": {"programme": _l("本工会全部商家"), "categories": _l("指定商家类别"),

@@ -24,11 +24,12 @@ def load(ctx) -> None:
     gujing, qiaocheng = points["古井集团工会办公室"], points["谯城区总工会"]
     # catalogue items kept off the mall: the campaign brings its own stock
     pack = prizes.create_prize(admin, bozhou, {
-        "name": "春节年货礼包（米、油、坚果）", "cost_points": 1, "is_listed": False,
+        "name": "春节年货礼包（米、油、坚果）", "cost_points": 1, "is_listed": False, "category": "food",
         "description": "10 斤大米、5 升食用油、坚果礼盒。",
         "allocations": [{"pickup_point_id": gujing.id, "stock": 0}]})
     tea = prizes.create_prize(admin, bozhou, {
         "name": "黄山毛峰茶叶礼盒（邮寄到家）", "cost_points": 1, "is_listed": False, "fulfilment": "delivery",
+        "category": "food",
         "stock": 0})
     today = clock.business_day()
     opens = datetime(today.year, today.month, today.day, tzinfo=clock.CHINA)

@@ -60,7 +60,7 @@ class FestivalGiftOut(Schema):
     prize_id = fields.Integer()
     name = fields.String()
     description = fields.String()
-    image_url = fields.String(allow_none=True)
+    image_url = fields.String(metadata={"description": "the prize's picture, or its category's placeholder"})
     fulfilment = fields.String(metadata={"description": "pickup or delivery"})
     pickup_point = fields.Nested(prize_schemas.PickupPointOut, allow_none=True)
     stock = fields.Integer(metadata={"description": "left"})

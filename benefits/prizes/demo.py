@@ -18,15 +18,22 @@ from . import service
 
 DEMO_MEMBER_POINTS = 20_000
 PRIZES = [
-    # name, cost, {point key: stock}, extra fields
-    ("消毒液（500ml）", 200, {"gujing": 300, "qiaocheng": 200}, {"per_day_limit": 2,
+    # name, cost, {point key: stock}, extra fields (category: benefits/prizes/categories.py)
+    ("消毒液（500ml）", 200, {"gujing": 300, "qiaocheng": 200}, {"per_day_limit": 2, "category": "household",
                                                               "description": "84 消毒液，家庭防疫常备。"}),
-    ("雨伞", 800, {"gujing": 150, "store": 150}, {"per_month_limit": 2, "description": "工会定制折叠雨伞。"}),
-    ("保温杯", 1_500, {"gujing": 100, "store": 100}, {"lifetime_limit": 2}),
-    ("电饭煲", 6_000, {"qiaocheng": 50}, {"daily_quota": 10, "lifetime_limit": 1}),
-    ("冰箱", 60_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1, "description": "双开门冰箱，到谯城区总工会领取。"}),
-    ("电视", 50_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1}),
-    ("洗衣机", 40_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1}),
+    ("雨伞", 800, {"gujing": 150, "store": 150}, {"per_month_limit": 2, "category": "household",
+                                                "description": "工会定制折叠雨伞。"}),
+    ("《劳动法》普及读本", 600, {"gujing": 120}, {"per_month_limit": 1, "category": "books_sports"}),
+    ("加油卡（100 元）", 1_200, {"qiaocheng": 200}, {"per_month_limit": 1, "category": "gift_cards",
+                                                 "description": "中石化加油卡，全省通用。"}),
+    ("保温杯", 1_500, {"gujing": 100, "store": 100}, {"lifetime_limit": 2, "category": "household"}),
+    ("羽毛球拍（一对）", 2_500, {"gujing": 60}, {"lifetime_limit": 1, "category": "books_sports"}),
+    ("电饭煲", 6_000, {"qiaocheng": 50}, {"daily_quota": 10, "lifetime_limit": 1, "category": "appliances"}),
+    ("蓝牙耳机", 8_000, {"qiaocheng": 30}, {"lifetime_limit": 1, "category": "digital"}),
+    ("冰箱", 60_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1, "category": "appliances",
+                                       "description": "双开门冰箱，到谯城区总工会领取。"}),
+    ("电视", 50_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1, "category": "appliances"}),
+    ("洗衣机", 40_000, {"qiaocheng": 5}, {"high_value": True, "lifetime_limit": 1, "category": "appliances"}),
 ]
 
 
@@ -48,8 +55,8 @@ def load(ctx) -> None:
                        if k in pickup_points]
         service.create_prize(creator, scope, {"name": name, "cost_points": cost, "allocations": allocations, **extra})
     service.create_prize(creator, scope, {"name": "砀山梨（一箱，邮寄到家）", "cost_points": 2_000, "fulfilment": "delivery",
-                                          "stock": 100, "per_month_limit": 1})
-    service.create_prize(creator, scope, {"name": "端午节礼盒", "cost_points": 1_000,
+                                          "stock": 100, "per_month_limit": 1, "category": "food"})
+    service.create_prize(creator, scope, {"name": "端午节礼盒", "cost_points": 1_000, "category": "food",
                                           "allocations": [{"pickup_point_id": pickup_points["gujing"].id, "stock": 80}],
                                           "opens_at": clock.now() + timedelta(days=3)})
     auth.create_staff_user(None, username="pickup_gujing", display_name="古井集团工会领奖点", password=DEMO_PASSWORD,

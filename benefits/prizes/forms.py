@@ -9,6 +9,7 @@ from wtforms import (BooleanField, DateTimeLocalField, HiddenField, IntegerField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..members.models import CATEGORIES
+from . import categories
 from .rules import MAX_COST, MAX_QUANTITY, MAX_STOCK
 
 CATEGORY_LABELS = {"ordinary": _l("普通会员"), "hardship": _l("困难职工"), "retiree": _l("退休职工"),
@@ -40,6 +41,9 @@ class MultiCheckboxField(SelectMultipleField):
 class PrizeForm(FlaskForm):
     name = StringField(_l("奖品名称"), validators=[InputRequired(), Length(max=128)])
     description = TextAreaField(_l("说明"), validators=[Optional(), Length(max=4000)])
+    # the service checks the choice (one message, in categories.py)
+    category = SelectField(_l("品类"), choices=categories.choices, default=categories.DEFAULT_CATEGORY,
+                           validate_choice=False)
     cost_points = IntegerField(_l("所需积分"), validators=[InputRequired(), NumberRange(1, MAX_COST)])
     fulfilment = SelectField(_l("领取方式"), choices=lambda: [("pickup", _l("到领取点凭码领取")),
                                                                ("delivery", _l("邮寄到家"))])

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..members.models import Member
 from ..merchants.models import Store
 from ..orgs.models import Organisation
+from .categories import CATEGORIES, DEFAULT_CATEGORY
 
 FULFILMENTS = ("pickup", "delivery")
 REDEMPTION_STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
@@ -64,12 +65,15 @@ class Prize(db.Model):
         CheckConstraint("cost_points > 0", name="cost_positive"),
         CheckConstraint("fulfilment IN ('pickup','delivery')", name="fulfilment_known"),
         CheckConstraint("pickup_days > 0", name="pickup_days_positive"),
+        CheckConstraint("category IN (%s)" % ",".join(f"'{c}'" for c in CATEGORIES), name="category_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     description: Mapped[str] = mapped_column(Text, default="")
+    # 品类 (categories.py): picks the placeholder picture while no picture is uploaded
+    category: Mapped[str] = mapped_column(String(16), default=DEFAULT_CATEGORY, server_default=DEFAULT_CATEGORY)
     image_id: Mapped[int | None] = mapped_column(ForeignKey("prize_images.id"))
     cost_points: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from flask import url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .. import clock
 from ..inputs import Integer
 from ..members.models import CATEGORIES
 from ..pagination import PageArgs, page_schema
 from ..pii import mask_phone
-from . import rules
+from . import categories, rules
 from .models import Prize, Redemption
 
 STATUSES = ("redeemed", "handed_over", "cancelled", "expired")
@@ -33,6 +33,22 @@ class RedemptionQueryArgs(PageArgs):
 class AdminRedemptionArgs(RedemptionQueryArgs):
     prize_id = Integer(load_default=None, validate=validate.Range(min=1, max=rules.MAX_ID))
     approval = fields.String(load_default=None, validate=validate.OneOf(("pending",)))
+
+
+class OneCategory(validate.OneOf):
+    """One of the prize categories: OneOf, so the OpenAPI document lists the allowed codes, with
+    the message that names them in the reader's language."""
+
+    def __init__(self):
+        super().__init__(categories.CATEGORIES)
+
+    def __call__(self, value):
+        if value not in self.choices:
+            raise ValidationError(categories.invalid_message())
+        return value
+
+
+_CATEGORY_HELP = "品类 (category): " + ", ".join(f"{code} {name}" for code, name in categories.NAMES.items())
 
 
 class PickupPointOut(Schema):
@@ -63,7 +79,9 @@ class PrizeOut(Schema):
     id = fields.Integer()
     name = fields.String()
     description = fields.String()
-    image_url = fields.String(allow_none=True)
+    category = fields.String(validate=OneCategory(), metadata={"description": _CATEGORY_HELP})
+    image_url = fields.String(metadata={
+        "description": "the prize's picture: the uploaded one, else its category's placeholder (SVG)"})
     cost_points = fields.Integer()
     stock = fields.Integer()
     state = fields.String(metadata={"description": "available, sold_out, not_open or closed"})
@@ -142,6 +160,7 @@ class AllocationArgs(Schema):
 class PrizeUpdateArgs(Schema):
     name = fields.String(validate=validate.Length(min=1, max=128))
     description = fields.String(validate=validate.Length(max=4000))
+    category = fields.String(validate=OneCategory(), metadata={"description": _CATEGORY_HELP})
     cost_points = Integer(strict=True, validate=validate.Range(min=1, max=rules.MAX_COST))
     per_day_limit = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     per_month_limit = Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
@@ -208,14 +227,18 @@ class StockEventOut(Schema):
 
 # --- plain views built from models (dumped through the schemas above) --------------------------
 
-def image_url(prize: Prize) -> str | None:
-    return url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None
+def image_url(prize: Prize) -> str:
+    """The picture every prize shows, on the pages and in the API: the uploaded one, else the
+    placeholder of its category."""
+    if prize.image_id:
+        return url_for("prizes.image", image_id=prize.image_id)
+    return url_for("static", filename=categories.placeholder(prize.category))
 
 
 def prize_view(prize: Prize, balance: int | None = None) -> dict:
     return {**{name: getattr(prize, name) for name in (
-        "id", "name", "description", "cost_points", "stock", "fulfilment", "high_value", "opens_at", "closes_at",
-        "per_day_limit", "per_month_limit", "lifetime_limit", "org_id", "daily_quota", "eligible_org_id",
+        "id", "name", "description", "category", "cost_points", "stock", "fulfilment", "high_value", "opens_at",
+        "closes_at", "per_day_limit", "per_month_limit", "lifetime_limit", "org_id", "daily_quota", "eligible_org_id",
         "pickup_days", "is_listed", "created_by_user_id")},
         "image_url": image_url(prize), "state": rules.prize_state(prize),
         "affordable": balance is not None and balance >= prize.cost_points,

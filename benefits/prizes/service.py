@@ -30,7 +30,7 @@ from ..orgs.models import Organisation
 from ..orgs.service import subtree_ids_select
 from ..periods import Period
 from ..points import service as points
-from . import gate, schemas
+from . import categories, gate, schemas
 from .models import (PickupPoint, Prize, PrizeCounter, PrizeImage, PrizeStock, Redemption,
                      StockChange)
 from .rules import (MAX_COST, MAX_ID, MAX_STOCK, NotCancellable, PickupRefused, PrizeNotFound, RedemptionNotFound,
@@ -167,6 +167,11 @@ def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
         if fulfilment not in ("pickup", "delivery"):
             errors["fulfilment"] = "pickup or delivery"
         out["fulfilment"] = fulfilment
+    if "category" in data or prize is None:
+        category = data.get("category") or categories.DEFAULT_CATEGORY
+        if category not in categories.CATEGORIES:
+            errors["category"] = categories.invalid_message()
+        out["category"] = category
     for name in ("high_value", "is_listed"):
         if name in data:
             out[name] = bool(data[name])
@@ -182,7 +187,8 @@ def prize_snapshot(prize: Prize) -> dict:
             "opens_at": prize.opens_at.isoformat() if prize.opens_at else None,
             "closes_at": prize.closes_at.isoformat() if prize.closes_at else None,
             "eligible_org_id": prize.eligible_org_id, "eligible_categories": prize.eligible_categories,
-            "fulfilment": prize.fulfilment, "high_value": prize.high_value, "is_listed": prize.is_listed}
+            "fulfilment": prize.fulfilment, "high_value": prize.high_value, "is_listed": prize.is_listed,
+            "category": prize.category}
 
 
 def create_prize(actor, scope: Organisation, data: dict) -> Prize:

@@ -16,10 +16,14 @@ from ..extensions import db
 from ..orgs import service as orgs
 from ..pagination import paginate
 from ..points import service as points
-from . import export, rules, service
+from . import categories, export, rules, schemas, service
 from .forms import EmptyForm, ImageForm, PickupForm, PointForm, PrizeForm, RedeemForm, RestockForm
 
 bp = Blueprint("prizes", __name__)
+# Templates show a prize's picture (uploaded, else its category's placeholder) and category by
+# the same functions the API uses.
+bp.add_app_template_global(schemas.image_url, "prize_image_url")
+bp.add_app_template_global(categories.label, "prize_category")
 
 
 # --- member ---------------------------------------------------------------------------------
@@ -179,8 +183,8 @@ def admin_list():
 
 def _form_data(form: PrizeForm, scope, creating: bool) -> dict:
     data = {name: getattr(form, name).data for name in (
-        "name", "description", "cost_points", "per_day_limit", "per_month_limit", "lifetime_limit", "daily_quota",
-        "pickup_days", "high_value", "is_listed")}
+        "name", "description", "category", "cost_points", "per_day_limit", "per_month_limit", "lifetime_limit",
+        "daily_quota", "pickup_days", "high_value", "is_listed")}
     data["eligible_categories"] = form.eligible_categories.data or []
     for name in ("opens_at", "closes_at"):
         value = getattr(form, name).data
@@ -257,7 +261,6 @@ def admin_edit(prize_id):
     return render_template("prizes/admin_form.html", form=form, prize=prize, restock_form=restock_form,
                            image_form=ImageForm(formdata=None), action_form=EmptyForm(), report=service.report(prize),
                            history=service.stock_history(prize, 100), redemptions=redemptions,
-                           image_url=url_for("prizes.image", image_id=prize.image_id) if prize.image_id else None,
                            period=period, period_error=period_error, days=days,
                            days_chart=days_chart), 400 if period_error else 200
 

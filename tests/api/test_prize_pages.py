@@ -2,11 +2,14 @@
 admin create / restock / CSV, English."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from benefits.database import unit_of_work
 from benefits.extensions import db
 from benefits.points import service as points
+from benefits.prizes import service as prizes
 from benefits.prizes.models import Prize, Redemption
 from tests.prize_factories import prize, world
 
@@ -118,3 +121,58 @@ def test_admin_creates_restocks_and_exports(client, auth, app):
     assert bad.status_code == 200 and db.session.scalar(select(func.count(Prize.id))) == 3
     csv = client.get("/admin/prizes/export.csv")
     assert csv.mimetype == "text/csv"
+
+
+def _pictures(page: str) -> dict[str, str]:
+    """alt → src of every prize picture on a page."""
+    return {alt: src for src, alt in re.findall(
+        r'<img class="prize-pic[^"]*" src="([^"]+)" alt="([^"]*)"', page)}
+
+
+def test_every_prize_shows_a_picture(client, auth, app):
+    """The mall, the prize page, the confirmation and the member's redemptions show each prize's
+    picture: the upload where there is one, else its category's placeholder; alt is its name."""
+    w = _setup()
+    with unit_of_work():
+        rice = prize(w["admin"], w["point"], stock=5, cost=200, name="东北大米", category="food")
+        prizes.set_image(w["admin"], rice, b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        prize(w["admin"], w["point"], stock=5, cost=200, name="电饭煲", category="appliances")
+        rice_image = rice.image_id
+    auth.login(w["member"].username)
+    mall = client.get("/prizes").get_data(as_text=True)
+    assert _pictures(mall) == {"雨伞": "/static/prizes/other.svg", "消毒液": "/static/prizes/other.svg",
+                               "东北大米": f"/prizes/images/{rice_image}", "电饭煲": "/static/prizes/appliances.svg"}
+    assert mall.count('width="240" height="240"') == 4      # sized before it loads
+    cooker = db.session.scalar(select(Prize.id).where(Prize.name == "电饭煲"))
+    detail = client.get(f"/prizes/{cooker}").get_data(as_text=True)
+    assert _pictures(detail) == {"电饭煲": "/static/prizes/appliances.svg"} and "家电" in detail
+    confirm = client.get(f"/prizes/{cooker}/confirm?quantity=1").get_data(as_text=True)
+    assert _pictures(confirm) == {"电饭煲": "/static/prizes/appliances.svg"}
+    client.post(f"/prizes/{cooker}/confirm", data={"quantity": "1", "nonce": "pic-1",
+                                                   "pickup_point_id": str(w["point"].id)})
+    assert _pictures(client.get("/prizes/my").get_data(as_text=True)) == {"电饭煲": "/static/prizes/appliances.svg"}
+
+
+def test_admin_files_a_prize_under_a_category(client, auth, app):
+    w = _setup()
+    auth.login(w["admin"].username)
+    form = {"name": "加油卡", "category": "gift_cards", "cost_points": "1200", "fulfilment": "pickup",
+            "pickup_point_id": str(w["point"].id), "stock": "5", "pickup_days": "14", "is_listed": "y"}
+    page = client.get("/admin/prizes/new").get_data(as_text=True)
+    assert '<option value="gift_cards">卡券</option>' in page and '<option selected value="other">其他</option>' in page
+    bad = client.post("/admin/prizes/new", data={**form, "category": "fuel"})
+    assert bad.status_code == 200 and "品类须为以下之一：家电、粮油食品、日用百货、数码、图书文体、卡券、其他" in bad.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Prize.id)).where(Prize.name == "加油卡")) == 0
+    assert client.post("/admin/prizes/new", data=form).status_code == 302
+    card = db.session.scalar(select(Prize).where(Prize.name == "加油卡"))
+    assert card.category == "gift_cards"
+    edit = client.get(f"/admin/prizes/{card.id}").get_data(as_text=True)
+    assert '<option selected value="gift_cards">卡券</option>' in edit
+    assert _pictures(edit) == {"加油卡": "/static/prizes/gift_cards.svg"} and "未上传图片时显示品类默认图" in edit
+    english = client.get(f"/admin/prizes/{card.id}?lang=en").get_data(as_text=True)
+    assert '<option selected value="gift_cards">Cards and coupons</option>' in english
+    refused = client.post(f"/admin/prizes/{card.id}?lang=en", data={**form, "category": "fuel"}).get_data(as_text=True)
+    assert ("The category must be one of: Home appliances, Groceries, Household goods, Digital, Books and sports, "
+            "Cards and coupons, Other") in refused
+    db.session.refresh(card)
+    assert card.category == "gift_cards"

@@ -255,6 +255,51 @@ def test_admins_see_only_their_subtree(client, auth, w):
     assert db.session.get(Prize, pid).stock == 5
 
 
+CATEGORY_MESSAGE = "品类须为以下之一：家电、粮油食品、日用百货、数码、图书文体、卡券、其他"
+
+
+def test_category_is_set_checked_and_picks_the_placeholder(client, auth, w):
+    """An admin files a prize under a category; until a picture is uploaded its picture is that
+    category's placeholder, in the admin's answer and the member's mall alike. A category off
+    the list is a 400 naming the list in Chinese, and nothing is written."""
+    _login(auth, w["admin"])
+    created = client.post("/api/v1/prizes/admin/prizes", json={
+        "name": "蓝牙耳机", "cost_points": 500, "category": "digital",
+        "allocations": [{"pickup_point_id": w["point"].id, "stock": 3}]})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["category"] == "digital" and body["image_url"] == "/static/prizes/digital.svg"
+    pid = body["id"]
+    patched = client.patch(f"/api/v1/prizes/admin/prizes/{pid}", json={"category": "books_sports"})
+    assert patched.get_json()["image_url"] == "/static/prizes/books_sports.svg"
+    with client.get(patched.get_json()["image_url"]) as placeholder:   # a static file: closed after
+        assert placeholder.status_code == 200 and placeholder.mimetype == "image/svg+xml"
+        assert placeholder.get_data(as_text=True).lstrip().startswith("<svg")
+    before = db.session.scalar(select(func.count(Prize.id)))
+    for bad in ("fridges", "", 7, None, ["food"]):
+        refused = client.post("/api/v1/prizes/admin/prizes", json={
+            "name": "冰箱", "cost_points": 500, "category": bad,
+            "allocations": [{"pickup_point_id": w["point"].id, "stock": 1}]})
+        assert refused.status_code == 400, (bad, refused.get_json())
+        assert refused.get_json()["error"]["code"] == "validation_error"
+        assert "category" in refused.get_json()["error"]["details"]["fields"]
+    refused = client.patch(f"/api/v1/prizes/admin/prizes/{pid}", json={"category": "fridges", "cost_points": 1})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["details"]["fields"]["category"] == [CATEGORY_MESSAGE]
+    assert db.session.scalar(select(func.count(Prize.id))) == before
+    db.session.expire_all()
+    assert (db.session.get(Prize, pid).category, db.session.get(Prize, pid).cost_points) == ("books_sports", 500)
+    spec = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    allowed = ["appliances", "food", "household", "digital", "books_sports", "gift_cards", "other"]
+    assert spec["PrizeCreateArgs"]["properties"]["category"]["enum"] == allowed
+    assert spec["PrizeUpdateArgs"]["properties"]["category"]["enum"] == allowed
+    auth.logout()
+    _login(auth, w["member"])
+    mall = {p["name"]: p for p in client.get("/api/v1/prizes").get_json()["items"]}
+    assert mall["蓝牙耳机"]["image_url"] == "/static/prizes/books_sports.svg"
+    assert mall["雨伞"]["category"] == "other" and mall["雨伞"]["image_url"] == "/static/prizes/other.svg"
+
+
 def test_picture_upload_and_safe_serving(client, auth, w):
     import io
     _login(auth, w["admin"])
@@ -268,6 +313,7 @@ def test_picture_upload_and_safe_serving(client, auth, w):
                      data={"image": (io.BytesIO(png), "u.png")}, content_type="multipart/form-data",
                      headers=csrf_header(client))
     assert ok.status_code == 200
+    assert ok.get_json()["image_url"].startswith("/prizes/images/")   # the upload replaces the placeholder
     served = client.get(ok.get_json()["image_url"])
     assert served.data == png and served.mimetype == "image/png"
     assert served.headers["X-Content-Type-Options"] == "nosniff"

@@ -122,7 +122,8 @@ def everything(app):
                                                                                tzinfo=timezone.utc)})
         prizes.restock(admin, admin.org, umbrella, 3, point.id)
         prizes.set_image(admin, umbrella, PNG)
-        prizes.update_prize(admin, admin.org, umbrella, {"is_listed": True, "per_day_limit": None})
+        prizes.update_prize(admin, admin.org, umbrella, {"is_listed": True, "per_day_limit": None,
+                                                         "category": "household"})
         fridge = prize(admin, point, name="冰箱", cost=5000, stock=2, high_value=True)
         pickup = factories.pickup_staff(tree["gujing"], "gujing_pickup")
         handed = _redeem(rich, umbrella, "a1")
@@ -215,7 +216,7 @@ def test_objects_are_named_and_members_masked(everything, chinese):
     assert changes["预算"] == ("1000.00 元", "—") and changes["分摊比例"] == ("工会 50%，银行 30%，商家 20%",
                                                                           "工会 100%，银行 0%，商家 0%")
     prize_edit = {c.label: (c.before, c.after) for c in shown["prize.update"].changes}
-    assert prize_edit == {"上架": ("否", "是"), "每人每日限兑": ("1", "—")}
+    assert prize_edit == {"上架": ("否", "是"), "每人每日限兑": ("1", "—"), "品类": ("其他", "日用百货")}
     quiz = {c.label: c.after for c in shown["quiz.create"].changes}
     assert quiz["答题时限"] == "10 分钟" and quiz["超时交卷"] == "不予受理" and quiz["开始时间"] == "2026-05-01 08:00:00"
     assert {c.label: c.after for c in shown["quiz.update"].changes}["交卷宽限"] == "45 秒"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from benefits import create_app
 from benefits.extensions import db
@@ -47,3 +49,31 @@ def test_upgrade_from_empty_matches_models(database_url):
             diff = _significant(compare_metadata(context, db.metadata))
         db.engine.dispose()
     assert diff == [], diff
+
+
+def test_prize_category_migration_files_existing_prizes_under_other(database_url):
+    """0016 adds the category to prizes that exist: each becomes 'other' (其他), an unknown
+    category is refused by the database, and the step goes back down cleanly."""
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": _fresh_url(database_url), "REDIS_URL": None})
+    directory = str(ROOT / "migrations")
+    with app.app_context():
+        upgrade(directory=directory, revision="0015_festival")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO organisations (id, code, name, level, path, created_at) "
+                              "VALUES (1, '34', '安徽省总工会', 'province', '/1/', now())"))
+            conn.execute(text(
+                "INSERT INTO prizes (id, org_id, name, description, cost_points, stock, eligible_org_id, "
+                "eligible_categories, fulfilment, high_value, pickup_days, is_listed, created_at, updated_at) "
+                "VALUES (1, 1, '雨伞', '', 800, 5, 1, '', 'pickup', false, 14, true, now(), now())"))
+        upgrade(directory=directory, revision="0016_prize_category")
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT category FROM prizes WHERE id = 1")).scalar_one() == "other"
+            conn.execute(text("UPDATE prizes SET category = 'appliances' WHERE id = 1"))
+        with pytest.raises(IntegrityError, match="ck_prizes_category_known"), db.engine.begin() as conn:
+            conn.execute(text("UPDATE prizes SET category = 'fridges' WHERE id = 1"))
+        downgrade(directory=directory, revision="0015_festival")
+        with db.engine.connect() as conn:
+            columns = conn.execute(text("SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_name = 'prizes'")).scalars().all()
+        assert "category" not in columns and "name" in columns
+        db.engine.dispose()
