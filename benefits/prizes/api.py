@@ -44,8 +44,8 @@ class Mall(MethodView):
         """The prize mall: prizes this member may redeem, cheapest first, with state and affordability."""
         member = current_user.member
         balance = points.balance(member.id)
-        page = _page(service.mall(member), args, lambda p: schemas.prize_view(p, balance))
-        return {**page, "points_balance": balance}
+        items, total = service.mall_page(member, balance, args["page"], args["per_page"])
+        return _json(schemas.mall_json(items, args["page"], args["per_page"], total, balance))
 
 
 @blp.route("/<int:prize_id>")

@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import Integer, String, bindparam, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from .. import clock
 from ..audit import service as audit
@@ -346,10 +346,32 @@ def eligibility_filter(member: Member):
     return org_ok & category_ok
 
 
-def mall(member: Member):
-    return (select(Prize).where(Prize.is_listed.is_(True), eligibility_filter(member))
-            .options(selectinload(Prize.stocks).joinedload(PrizeStock.pickup_point))
-            .order_by(Prize.cost_points, Prize.id))
+_MALL_COLUMNS = (Prize.id, Prize.name, Prize.description, Prize.category, Prize.image_id, Prize.cost_points,
+                 Prize.stock, Prize.fulfilment, Prize.high_value, Prize.opens_at, Prize.closes_at,
+                 Prize.per_day_limit, Prize.per_month_limit, Prize.lifetime_limit)
+
+
+def mall_page(member: Member, balance: int, page: int, per_page: int) -> tuple[list[dict], int]:
+    """THE mall, for the API and the page alike: one page of the prizes offered to the member
+    (listed, for their union and category), cheapest first, each as `schemas.mall_item`, and
+    how many there are. Read as plain rows, not ORM objects: it is the page a crowd reloads
+    while a fridge is on offer."""
+    where = (Prize.is_listed.is_(True), eligibility_filter(member))
+    total = db.session.scalar(select(func.count(Prize.id)).where(*where))
+    rows = db.session.execute(select(*_MALL_COLUMNS).where(*where).order_by(Prize.cost_points, Prize.id)
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    points_of: dict[int, list[dict]] = {r.id: [] for r in rows}
+    if rows:
+        for prize_id, point_id, name, address, stock in db.session.execute(
+                select(PrizeStock.prize_id, PrizeStock.pickup_point_id, PickupPoint.name, PickupPoint.address,
+                       PrizeStock.stock)
+                .join(PickupPoint, PickupPoint.id == PrizeStock.pickup_point_id)
+                .where(PrizeStock.prize_id.in_(list(points_of)))
+                .order_by(PrizeStock.prize_id, PrizeStock.pickup_point_id)):
+            points_of[prize_id].append({"pickup_point_id": point_id, "name": name, "address": address,
+                                        "stock": stock})
+    at = clock.now()
+    return [schemas.mall_item(r, points_of[r.id], balance, at) for r in rows], int(total or 0)
 
 
 def prize_for_member(member: Member, prize_id: int) -> Prize:

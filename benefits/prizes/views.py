@@ -33,9 +33,9 @@ bp.add_app_template_global(categories.label, "prize_category")
 def mall():
     member = current_user.member
     page = request.args.get("page", 1, type=int)
-    items, total = paginate(service.mall(member), max(page, 1), 40)
-    return render_template("prizes/mall.html", prizes=items, total=total, page=page, per_page=40,
-                           balance=points.balance(member.id), state=rules.prize_state)
+    balance = points.balance(member.id)
+    items, total = service.mall_page(member, balance, max(page, 1), 40)
+    return render_template("prizes/mall.html", prizes=items, total=total, page=page, per_page=40, balance=balance)
 
 
 @bp.get("/prizes/<int:prize_id>")

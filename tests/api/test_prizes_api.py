@@ -49,6 +49,47 @@ def test_mall_marks_affordable_and_sold_out(client, auth, w):
     assert detail["cost_points"] == 300
 
 
+def test_the_mall_answer_is_exactly_what_its_schema_would_dump(app, client, auth, w):
+    """The mall's API answer is made without marshmallow (`schemas.mall_json`): it must be
+    byte for byte what `MallOut` dumps, of the mall's own items and of the prizes read as ORM
+    objects through `prize_view`, for prizes of every shape: times set and unset, limits,
+    delivery, several pickup points, sold out, not open, an uploaded picture."""
+    from benefits.prizes import schemas
+    from benefits.prizes import service as prize_service
+    from benefits.prizes.models import PrizeImage
+    now = clock.now()
+    with unit_of_work():
+        second = prize_service.create_pickup_point(w["admin"], w["admin"].org, name="谯城区总工会", address="",
+                                                   office_org_id=w["tree"]["bozhou"].id)
+        prize(w["admin"], w["point"], stock=0, cost=10, name="已兑完的杯子", category="household")
+        prize(w["admin"], w["point"], stock=3, cost=20, name="限时大米", category="food", per_day_limit=1,
+              per_month_limit=2, lifetime_limit=3, opens_at=now + timedelta(days=1),
+              closes_at=now + timedelta(days=9, microseconds=123456))
+        prize(w["admin"], None, stock=7, cost=30, name="寄送的书", fulfilment="delivery", description="包邮",
+              high_value=True)
+        two = prize(w["admin"], w["point"], stock=4, cost=40, name="两处领取的伞")
+        prize_service.restock(w["admin"], w["admin"].org, two, 6, second.id, note="第二处")
+        image = PrizeImage(content_type="image/png", data=b"\x89PNG", sha256="0" * 64)
+        db.session.add(image)
+        db.session.flush()
+        db.session.get(Prize, w["ids"]["fridge"]).image_id = image.id
+    _login(auth, w["member"])
+    body = client.get("/api/v1/prizes?per_page=50").get_json()
+    with app.test_request_context():                    # the pictures' URLs
+        items, total = prize_service.mall_page(w["member"].member, 1000, 1, 50)
+        expected = schemas.MallOut().dump({"items": items, "page": 1, "per_page": 50, "total": total,
+                                           "points_balance": 1000})
+        offered = sorted((p for p in db.session.scalars(select(Prize)) if p.is_listed),
+                         key=lambda p: (p.cost_points, p.id))
+        through_orm = [schemas.PrizeOut().dump(schemas.prize_view(p, 1000)) for p in offered]
+    assert body == expected and total == 6 and len(body["items"]) == 6
+    assert body["items"] == through_orm
+    shapes = {i["name"]: i for i in body["items"]}
+    assert shapes["限时大米"]["state"] == "not_open" and shapes["已兑完的杯子"]["state"] == "sold_out"
+    assert shapes["限时大米"]["closes_at"] == clock.as_utc(now + timedelta(days=9, microseconds=123456)).isoformat()
+    assert len(shapes["两处领取的伞"]["pickup_points"]) == 2 and shapes["冰箱"]["image_url"].startswith("/prizes/images/")
+
+
 def test_redeem_then_cancel_returns_points_and_stock(client, auth, w):
     _login(auth, w["member"])
     pid = w["ids"]["umbrella"]
