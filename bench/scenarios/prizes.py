@@ -134,7 +134,7 @@ def scenarios(state: dict, server) -> list[Scenario]:
 
     return [
         Scenario(name="prize mall (50 of 200)", path="/api/v1/prizes?per_page=50", headers={"Cookie": cookies[0]},
-                 ceiling="bare"),
+                 ceiling="bare", target=0.25),
         Scenario(name="prize sold out (Redis refuses)", method="POST",
                  path=f"/api/v1/prizes/{state['sold_out']}/redeem", body="{}", headers={"Cookie": cookies[0]},
                  ceiling="bare", target=0.5, before=before, after=after),

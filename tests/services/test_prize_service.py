@@ -127,8 +127,10 @@ def test_eligibility_by_subtree_and_category(app):
         p = prize(w["admin"], w["point"], eligible_org_id=w["tree"]["qiaocheng"].id, eligible_categories=["hardship"])
         outsider = rich_member(w["tree"]["bozhou"], 1000, name="外人")
         hardship = rich_member(w["tree"]["gujing"], 1000, name="困难职工", category="hardship")
-    assert db.session.scalars(prizes.mall(w["member"].member)).all() == []
-    assert [x.id for x in db.session.scalars(prizes.mall(hardship.member))] == [p.id]
+    with app.test_request_context():                    # the pictures' URLs
+        assert prizes.mall_page(w["member"].member, 1000, 1, 50) == ([], 0)
+        items, total = prizes.mall_page(hardship.member, 1000, 1, 50)
+    assert [x["id"] for x in items] == [p.id] and total == 1
     with pytest.raises(rules.PrizeNotFound):
         prizes.prize_for_member(outsider.member, p.id)
     with pytest.raises(rules.NotEligible), unit_of_work():
