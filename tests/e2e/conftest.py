@@ -4,7 +4,7 @@ it runs as root); without them they skip, naming the package.
 
 Each test gets an empty test database served by gunicorn (without Redis), a `seed` app context
 to write data into it, and a phone-sized or desktop page. `snap(name)` screenshots the current
-page; the screenshots of a failed test are kept in test-artifacts/e2e/<test>/.
+page; every test's screenshots are kept in test-artifacts/e2e/<test>/.
 
 Every page a test walks must keep to the Content-Security-Policy: the browser blocks an inline
 script or style silently (the page just stops working), so each violation it reports is
@@ -63,11 +63,11 @@ def screenshots(request, tmp_path):
     folder = tmp_path / "shots"
     folder.mkdir()
     yield folder
-    failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
-    if failed:
-        target = ARTIFACTS / request.node.name
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(folder, target)
+    # kept for every test, passed or failed: they are what a person looks at before calling a
+    # page done (test-artifacts/e2e/<test>/, the latest run's)
+    target = ARTIFACTS / request.node.name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(folder, target)
 
 
 def _page(browser, screenshots, width: int, height: int, mobile: bool):
@@ -96,7 +96,7 @@ def _page(browser, screenshots, width: int, height: int, mobile: bool):
 
 @pytest.fixture
 def page(browser, screenshots):
-    context, page = _page(browser, screenshots, 1280, 900, False)
+    context, page = _page(browser, screenshots, 1366, 900, False)
     yield page
     page.snap("last")
     context.close()
