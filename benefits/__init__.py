@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask, redirect, request, url_for
+from flask_babel import gettext as _
 
 from config import config_from_env
 
@@ -71,7 +72,7 @@ def register_extensions(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         if is_api_request():
-            raise NotAuthenticated("Sign in first.")
+            raise NotAuthenticated(_("请先登录。"))
         return redirect(url_for("auth.login", next=request.full_path))
 
 

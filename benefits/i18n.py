@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -19,6 +19,10 @@ def translation_directories() -> str:
 
 
 def select_locale() -> str:
+    """The request's language; outside a request (the command line, a service called from a
+    script) the default, Chinese."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.args.get("lang") or session.get("lang")
     return wanted if wanted in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import request
+from flask_babel import gettext as _
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,7 +45,7 @@ def request_key() -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+        raise ValidationError(_("Idempotency-Key 须为 1 到 %(n)s 个字符。", n=MAX_KEY_LENGTH))
     return key
 
 
@@ -69,7 +70,7 @@ def run_once(scope: str, key: str | None, payload: Any,
         found = db.session.execute(select(_T.c.fingerprint, _T.c.response, _T.c.status_code)
                                    .where(_T.c.scope == scope, _T.c.key == key)).one()
         if found.fingerprint != print_:
-            raise Conflict("This Idempotency-Key was already used with a different request.",
+            raise Conflict(_("这个 Idempotency-Key 已用于另一个不同的请求。"),
                            code="idempotency_key_reused")
         return found.response, found.status_code
     body, status = operation()

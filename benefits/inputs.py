@@ -25,7 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, ValidationError as NoRoute
 import wtforms
 
-from .errors import ValidationError, is_api_request
+from .errors import ValidationError
 
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1        # PostgreSQL `integer`: ids, counts, points
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1        # PostgreSQL `bigint`: budgets in fen
@@ -199,11 +199,9 @@ def _refuse_nul(where: str):
     """400 naming where the NUL was (`details.fields`, as for a validation error): a query or form
     field, a header, a JSON key path such as `answers.3.0`, or the path."""
     where = where.replace("\x00", "\\0")
-    raise HostileInput("The request contains a NUL character, which no field accepts." if is_api_request()
-                       else _("请求中含有空字符（NUL），无法处理。请检查输入后重试。"), code="nul_character",
-                       details={"fields": {where: ["contains a NUL character"]}})
+    raise HostileInput(_("请求中含有空字符（NUL），无法处理。请检查输入后重试。"), code="nul_character",
+                       details={"fields": {where: [_("含有空字符（NUL）")]}})
 
 
 def _refuse_depth():
-    raise HostileInput(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep." if is_api_request()
-                       else _("提交的数据层级过深，无法处理。"), code="json_too_deep")
+    raise HostileInput(_("提交的数据层级过深（超过 %(n)s 层），无法处理。", n=MAX_JSON_DEPTH), code="json_too_deep")

@@ -6,13 +6,16 @@ period may be: not reversed, at most MAX_DAYS long (a day-by-day chart of ten ye
 and costs a scan). Pages read the two dates from their query string with `from_args`; the API
 reads them with its schema and passes them to the same `check` through the service.
 
-Messages are Chinese (the pages translate them with the catalogue; the API passes them on).
+Messages are in the request's language (the Chinese sentence is the message id).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from . import clock
 from .errors import ValidationError
@@ -23,10 +26,10 @@ _EARLIEST, _LATEST = date(1970, 1, 1), date(2999, 12, 31)
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-BAD_DATE = "日期格式不对，请用日期选择器选择，或按 2026-12-01 的格式填写。"
-REVERSED = "结束日期早于开始日期，请重新选择。"
-TOO_LONG = "查询范围最长 366 天，请缩短日期范围。"
-OUT_OF_RANGE = "日期超出可查询的范围。"
+BAD_DATE = _l("日期格式不对，请用日期选择器选择，或按 2026-12-01 的格式填写。")
+REVERSED = _l("结束日期早于开始日期，请重新选择。")
+TOO_LONG = _l("查询范围最长 366 天，请缩短日期范围。")
+OUT_OF_RANGE = _l("日期超出可查询的范围。")
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,12 @@ def check(start: date, end: date) -> Period:
     """The period from `start` to `end`, or a 400 naming the field at fault."""
     for name, value in (("start", start), ("end", end)):
         if not _EARLIEST <= value <= _LATEST:
-            raise ValidationError(OUT_OF_RANGE, code="bad_date", details={"fields": {name: ["out of range"]}})
+            raise ValidationError(OUT_OF_RANGE, code="bad_date", details={"fields": {name: [_("超出范围")]}})
     if end < start:
-        raise ValidationError(REVERSED, code="period_reversed", details={"fields": {"end": ["before start"]}})
+        raise ValidationError(REVERSED, code="period_reversed", details={"fields": {"end": [_("早于开始日期")]}})
     if (end - start).days + 1 > MAX_DAYS:
         raise ValidationError(TOO_LONG, code="period_too_long",
-                              details={"fields": {"end": [f"at most {MAX_DAYS} days after start"]}})
+                              details={"fields": {"end": [_("最多在开始日期后 %(n)s 天", n=MAX_DAYS)]}})
     return Period(start, end)
 
 
@@ -79,7 +82,7 @@ def _date(text: str | None, field: str, default: date) -> date:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise ValidationError(BAD_DATE, code="bad_date", details={"fields": {field: ["not a date (YYYY-MM-DD)"]}}) \
+        raise ValidationError(BAD_DATE, code="bad_date", details={"fields": {field: [_("不是日期（年-月-日）")]}}) \
             from None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -11,7 +13,27 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class InvalidIdNumber(ValueError):
-    pass
+    """An ID number refused: `reason` is a stable code (id_number_length …), str() the sentence
+    for people, in the request's language."""
+    MESSAGES = {
+        "id_number_invalid": _l("身份证号无效"),
+        "id_number_length": _l("身份证号应为18位"),
+        "id_number_shape": _l("身份证号应为17位数字加一位数字或X"),
+        "id_number_birth_date": _l("身份证号中的出生日期不存在"),
+        "id_number_check_digit": _l("身份证号校验位错误"),
+    }
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.MESSAGES[self.reason])
+
+
+class InvalidPhone(ValueError):
+    def __str__(self) -> str:
+        return str(_l("手机号应为11位大陆手机号"))
 
 
 def id_check_digit(first17: str) -> str:
@@ -23,20 +45,20 @@ def id_check_digit(first17: str) -> str:
 def normalise_id_number(raw: str) -> str:
     """Return the canonical 18-character ID (upper-case X) or raise InvalidIdNumber with a reason."""
     if not isinstance(raw, str):
-        raise InvalidIdNumber("ID number must be text")
+        raise InvalidIdNumber("id_number_invalid")
     value = raw.strip().upper()
     if len(value) != 18:
-        raise InvalidIdNumber("ID number must have 18 characters")
+        raise InvalidIdNumber("id_number_length")
     if not _ID_SHAPE.match(value):
-        raise InvalidIdNumber("ID number must be 17 digits followed by a digit or X")
+        raise InvalidIdNumber("id_number_shape")
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdNumber("ID number has an impossible date of birth") from None
+        raise InvalidIdNumber("id_number_birth_date") from None
     if born.year < 1900 or born > date.today():
-        raise InvalidIdNumber("ID number has an impossible date of birth")
+        raise InvalidIdNumber("id_number_birth_date")
     if id_check_digit(value[:17]) != value[17]:
-        raise InvalidIdNumber("ID number check digit is wrong")
+        raise InvalidIdNumber("id_number_check_digit")
     return value
 
 
@@ -64,7 +86,7 @@ def normalise_phone(raw: str | None) -> str | None:
     if value.startswith("+86"):
         value = value[3:]
     if not _PHONE.match(value):
-        raise ValueError("phone must be an 11-digit mainland mobile number")
+        raise InvalidPhone()
     return value
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError as TokenError
 
@@ -86,10 +87,9 @@ def refuse_cross_site_api_calls() -> None:
     if not _carries_session_cookie():
         return
     if not _same_origin():
-        raise Forbidden("跨站请求被拒绝。 Cross-site requests are refused.", code="cross_site_request")
+        raise Forbidden(_("跨站请求被拒绝。"), code="cross_site_request")
     if not (request.mimetype == "application/json" or _has_valid_token()):
-        raise Forbidden("请以 JSON 发送此请求（Content-Type: application/json）或带上 X-CSRF-Token 请求头。 "
-                        "Send this request as JSON (Content-Type: application/json) or with an X-CSRF-Token header.",
+        raise Forbidden(_("请以 JSON 发送此请求（Content-Type: application/json）或带上 X-CSRF-Token 请求头。"),
                         code="cross_site_request")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from flask_babel import gettext as _
 from xml.parsers import expat
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,27 +38,25 @@ def check_xlsx_archive(data: bytes, max_uncompressed: int) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
-        raise UnsafeSpreadsheet("the file is not a valid XLSX workbook", "bad_xlsx") from None
+        raise UnsafeSpreadsheet(_("不是有效的 XLSX 工作簿。"), "bad_xlsx") from None
     with archive:
         infos = archive.infolist()
         names = {i.filename for i in infos}
         if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise UnsafeSpreadsheet("the file is not a valid XLSX workbook", "bad_xlsx")
+            raise UnsafeSpreadsheet(_("不是有效的 XLSX 工作簿。"), "bad_xlsx")
         if len(infos) > MAX_ZIP_ENTRIES:
-            raise UnsafeSpreadsheet("the XLSX file has too many parts", "xlsx_too_large")
+            raise UnsafeSpreadsheet(_("XLSX 文件的组成部分过多。"), "xlsx_too_large")
         total = sum(i.file_size for i in infos)
         if total > max_uncompressed:
             raise UnsafeSpreadsheet(
-                f"the XLSX file would unpack to {total // (1024 * 1024)} MB, more than the "
-                f"{max_uncompressed // (1024 * 1024)} MB allowed", "xlsx_too_large")
+                _("XLSX 文件解压后有 %(mb)s MB，超过允许的 %(max)s MB。", mb=total // (1024 * 1024),
+                  max=max_uncompressed // (1024 * 1024)), "xlsx_too_large")
         for info in infos:
             if info.file_size > 1024 * 1024 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-                raise UnsafeSpreadsheet("the XLSX file is compressed suspiciously well (zip bomb?)",
-                                        "xlsx_zip_bomb")
+                raise UnsafeSpreadsheet(_("XLSX 文件压缩比异常，已拒绝（疑似压缩炸弹）。"), "xlsx_zip_bomb")
         for info in infos:
             if _declares_dtd(archive, info):
-                raise UnsafeSpreadsheet("the XLSX file declares a DTD (<!DOCTYPE …>), which no workbook needs: "
-                                        "entity tricks are refused", "xlsx_dtd")
+                raise UnsafeSpreadsheet(_("XLSX 文件含有 DTD 声明（<!DOCTYPE>），正常的工作簿没有，已拒绝。"), "xlsx_dtd")
 
 
 class _Prolog(Exception):

@@ -67,7 +67,7 @@ def _role_arg(values) -> str:
 
 
 def _message(exc: DomainError) -> str:
-    return str(REFUSALS[exc.code]) if exc.code in REFUSALS else _(exc.message)
+    return str(REFUSALS[exc.code]) if exc.code in REFUSALS else exc.message
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _field_errors(form: StaffForm, exc: ValidationError) -> bool:
         if name == "password":
             problem = passwords.problem(form.password.data, (form.username.data or "").strip())
             message = PASSWORD_PROBLEMS.get(problem, message)
-        target.errors = [*target.errors, _(str(message))]
+        target.errors = [*target.errors, str(message)]
         placed = True
     return placed
 

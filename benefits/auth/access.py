@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 from flask import redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..errors import Forbidden, NotAuthenticated, is_api_request
@@ -29,12 +30,12 @@ def roles_required(*roles: str, levels: tuple[str, ...] | None = None):
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 if is_api_request():
-                    raise NotAuthenticated("Sign in first.")
+                    raise NotAuthenticated(_("请先登录。"))
                 return redirect(url_for("auth.login", next=request.full_path))
             if current_user.role not in roles:
-                raise Forbidden("You do not have access to this.")
+                raise Forbidden(_("您没有权限访问此页面。"))
             if levels is not None and (current_user.org is None or current_user.org.level not in levels):
-                raise Forbidden("您所在工会的级别无权进行此操作。 Your union's level does not allow this.")
+                raise Forbidden(_("您所在工会的级别无权进行此操作。"))
             return view(*args, **kwargs)
         return wrapper
     return decorator
@@ -70,6 +71,6 @@ def signed_session_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if signed_user_id() is None:
-            raise NotAuthenticated("Sign in first.")
+            raise NotAuthenticated(_("请先登录。"))
         return view(*args, **kwargs)
     return wrapper

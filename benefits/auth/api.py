@@ -1,6 +1,7 @@
 """Sign-in over JSON for apps and tills: the same session cookie, throttle and generic error as the page."""
 from flask import request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
@@ -37,7 +38,7 @@ class Logout(MethodView):
     def post(self):
         """Sign out everywhere: every session of this account stops working."""
         if not current_user.is_authenticated:
-            raise NotAuthenticated("Sign in first.")
+            raise NotAuthenticated(_("请先登录。"))
         with unit_of_work():
             service.rotate_sessions(current_user._get_current_object())
         logout_user()

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 
@@ -16,7 +17,7 @@ class ActivateSchema(Schema):
     @validates_schema
     def _needs_proof(self, data, **_kwargs):
         if not data.get("card_number") and not data.get("activation_code"):
-            raise ValidationError("give card_number or activation_code", "card_number")
+            raise ValidationError(_("请填写会员卡号或激活码。"), "card_number")
 
 
 class SessionUserSchema(Schema):

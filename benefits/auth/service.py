@@ -4,6 +4,9 @@ from __future__ import annotations
 import re
 
 from flask import session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +32,7 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
 
-GENERIC_LOGIN_ERROR = "账号或密码错误。 Wrong account or password."
+GENERIC_LOGIN_ERROR = _l("账号或密码错误。")
 
 
 def _canonical_username(username: str) -> str:
@@ -40,16 +43,15 @@ def _canonical_username(username: str) -> str:
         return username
 
 
-def _wait_text(seconds: int) -> tuple[str, str]:
+def _wait_text(seconds: int) -> str:
     if seconds < 60:
-        return f"{seconds} 秒", f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s 秒", "%(num)s 秒", seconds)
     minutes = -(-seconds // 60)
-    return f"{minutes} 分钟", f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)s 分钟", "%(num)s 分钟", minutes)
 
 
 def too_many_attempts(retry_after: int) -> TooManyRequests:
-    zh, en = _wait_text(retry_after)
-    return TooManyRequests(f"尝试次数过多，请在 {zh}后再试。 Too many attempts; try again in {en}.",
+    return TooManyRequests(_("尝试次数过多，请在 %(wait)s后再试。", wait=_wait_text(retry_after)),
                            retry_after=retry_after)
 
 
@@ -72,12 +74,9 @@ def authenticate(username: str, password: str, address: str, device: KnownDevice
 
 
 _PASSWORD_PROBLEMS = {
-    "too_short": (f"密码至少需要 {MIN_PASSWORD} 位。 The password must have at least {MIN_PASSWORD} characters.",
-                  f"at least {MIN_PASSWORD} characters"),
-    "common": ("这个密码太常见，很容易被猜中，请换一个。 This password is too common and easy to guess; choose another.",
-               "too common"),
-    "like_account": ("密码不能取自账号或身份证号。 The password must not be taken from the account name or ID number.",
-                     "taken from the account name"),
+    "too_short": (_l("密码至少需要 %(n)s 位。", n=MIN_PASSWORD), _l("至少 %(n)s 位", n=MIN_PASSWORD)),
+    "common": (_l("这个密码太常见，很容易被猜中，请换一个。"), _l("太常见")),
+    "like_account": (_l("密码不能取自账号或身份证号。"), _l("取自账号或身份证号")),
 }
 
 
@@ -98,14 +97,14 @@ def check_staff_names(username: str, display_name: str) -> None:
     an ID number (members sign in with theirs); the display name is 1-64 printable characters."""
     errors = {}
     if not _USERNAME.fullmatch(username or ""):
-        errors["username"] = "账号须为 2–64 位字母、数字或 _ . @ -"
+        errors["username"] = _("账号须为 2–64 位字母、数字或 _ . @ -")
     elif is_valid_id_number(username):
-        errors["username"] = "账号不能是身份证号（会员用身份证号登录）"
+        errors["username"] = _("账号不能是身份证号（会员用身份证号登录）")
     display_name = (display_name or "").strip()
     if not display_name or len(display_name) > 64 or not display_name.isprintable():
-        errors["display_name"] = "姓名须为 1–64 个字，不含控制字符"
+        errors["display_name"] = _("姓名须为 1–64 个字，不含控制字符")
     if errors:
-        raise ValidationError("账号信息有误。", details={"fields": errors})
+        raise ValidationError(_("账号信息有误。"), details={"fields": errors})
 
 
 def create_staff_user(actor, *, username: str, display_name: str, password: str, role: str,
@@ -114,7 +113,7 @@ def create_staff_user(actor, *, username: str, display_name: str, password: str,
     display_name = display_name.strip()
     check_password_rules(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict("this username is taken", code="username_taken")
+        raise Conflict(_("这个账号已被使用，请换一个。"), code="username_taken")
     user = User(username=username, display_name=display_name, role=role,
                 password_hash=passwords.make_hash(password), org_id=org.id if org else None)
     try:
@@ -122,13 +121,13 @@ def create_staff_user(actor, *, username: str, display_name: str, password: str,
             db.session.add(user)
             db.session.flush()
     except IntegrityError:
-        raise Conflict("this username is taken", code="username_taken") from None
+        raise Conflict(_("这个账号已被使用，请换一个。"), code="username_taken") from None
     audit.record(actor, "user.create", "user", user.id, org_id=user.org_id,
                  after={"username": username, "role": role})
     return user
 
 
-_ACTIVATION_ERROR = "身份证号与卡号或激活码不匹配。 The ID number does not match the card number or activation code."
+_ACTIVATION_ERROR = _l("身份证号与卡号或激活码不匹配。")
 
 
 def activate_member(*, id_number: str, password: str, address: str, card_number: str | None = None,
@@ -155,7 +154,7 @@ def activate_member(*, id_number: str, password: str, address: str, card_number:
     if not proven:
         raise InvalidCredentials(_ACTIVATION_ERROR, code="activation_failed")
     if db.session.scalar(select(User.id).where(User.member_id == member.id)):
-        raise Conflict("此账号已激活，请直接登录。 This account is already activated; please sign in.",
+        raise Conflict(_("此账号已激活，请直接登录。"),
                        code="already_activated")
     user = User(username=id_number, display_name=member.name, role="member",
                 password_hash=passwords.make_hash(password), member_id=member.id)

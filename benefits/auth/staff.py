@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -74,7 +76,7 @@ def get_staff(scope: Organisation, user_id) -> User:
     user_id = row_id(user_id)
     user = db.session.scalar(select(User).where(User.id == user_id, _in_scope(scope))) if user_id else None
     if user is None:
-        raise NotFound("staff account not found")
+        raise NotFound(_("没有这个账号。"))
     return user
 
 
@@ -112,8 +114,8 @@ def refusal(actor: User, scope: Organisation, user: User) -> str | None:
 
 
 _REFUSALS = {
-    "own_account": "不能停用、启用或重置自己的账号。",
-    "same_union_admin": "本级工会的管理员由上级工会管理。",
+    "own_account": _l("不能停用、启用或重置自己的账号。"),
+    "same_union_admin": _l("本级工会的管理员由上级工会管理。"),
 }
 
 
@@ -154,20 +156,20 @@ def create_staff(actor: User, scope: Organisation, *, role: str, username: str, 
     if role == "merchant_staff":
         merchant = db.session.get(Merchant, row_id(merchant_id)) if row_id(merchant_id) else None
         if merchant is None or not scope.contains(merchant.org):
-            raise _field_error("merchant_id", "请选择您管辖范围内的商家。")
+            raise _field_error("merchant_id", _("请选择您管辖范围内的商家。"))
         store = None
         if store_id not in (None, "", 0, "0"):
             store = db.session.get(Store, row_id(store_id)) if row_id(store_id) else None
             if store is None or store.merchant_id != merchant.id:
-                raise _field_error("store_id", "这个门店不属于所选商家。")
+                raise _field_error("store_id", _("这个门店不属于所选商家。"))
         return merchants.create_cashier(actor, merchant, username=username, display_name=display_name,
                                         password=password, store=store)
     if role not in ("admin", "pickup_staff"):
-        raise _field_error("role", "请选择账号类型。")
+        raise _field_error("role", _("请选择账号类型。"))
     org = db.session.get(Organisation, row_id(org_id)) if row_id(org_id) else None
     allowed = org is not None and scope.contains(org) and (role == "pickup_staff" or org.id != scope.id)
     if not allowed:
-        raise _field_error("org_id", "请选择下级工会。" if role == "admin" else "请选择您管辖范围内的工会。")
+        raise _field_error("org_id", _("请选择下级工会。") if role == "admin" else _("请选择您管辖范围内的工会。"))
     return auth.create_staff_user(actor, username=username, display_name=display_name, password=password,
                                   role=role, org=org)
 
@@ -176,7 +178,7 @@ def set_staff_enabled(actor: User, scope: Organisation, user: User, enabled: boo
     """Disable (signs the account out everywhere: it cannot sign in again) or enable again."""
     _require_manageable(actor, scope, user)
     if user.is_enabled == enabled:
-        raise Conflict("该账号已是启用状态。" if enabled else "该账号已停用。",
+        raise Conflict(_("该账号已是启用状态。") if enabled else _("该账号已停用。"),
                        code="already_enabled" if enabled else "already_disabled")
     return auth.set_enabled(actor, user, enabled, org_id=home_org(user).id)
 

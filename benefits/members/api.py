@@ -5,6 +5,7 @@ like an id that does not exist.
 """
 from flask import jsonify
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -32,9 +33,9 @@ class Me(MethodView):
     def get(self):
         """The signed-in member's own profile (ID and phone masked) and current card."""
         if not current_user.is_authenticated:
-            raise NotAuthenticated("Sign in first.")
+            raise NotAuthenticated(_("请先登录。"))
         if current_user.role != "member":
-            raise Forbidden("Only members have a card profile.")
+            raise Forbidden(_("只有会员才有会员卡信息。"))
         return service.member_profile(current_user.member)
 
 
@@ -153,7 +154,7 @@ class CardItem(MethodView):
             return service.get_card_in_scope(current_scope(), card_id)
         card = db.session.get(Card, card_id)
         if card is None or card.member_id != current_user.member_id:
-            raise NotFound("card not found")
+            raise NotFound(_("没有这张会员卡。"))
         return card
 
 

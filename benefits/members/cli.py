@@ -28,7 +28,7 @@ def import_command(file: Path, skip_invalid: bool):
     def on_stage(stage: str, total: int):
         if bars:
             bars[-1].close()
-        bar = tqdm(total=total, unit="row", desc={"check": "Checking", "insert": "Importing"}[stage],
+        bar = tqdm(total=total, unit="行", desc={"check": "检查", "insert": "导入"}[stage],
                    leave=True, dynamic_ncols=True)
         bars.append(bar)
         return bar.update
@@ -45,15 +45,14 @@ def import_command(file: Path, skip_invalid: bool):
             bar.close()
 
     for error in report.errors[:SHOWN_ERRORS]:
-        click.echo(f"row {error.row}: {error.column}: {error.message}" + (f" [{error.value}]" if error.value else ""),
+        click.echo(f"第 {error.row} 行 {importing.column_name(error.column)}：{error.message}" + (f" [{error.value}]" if error.value else ""),
                    err=True)
     if len(report.errors) > SHOWN_ERRORS:
-        click.echo(f"… and {len(report.errors) - SHOWN_ERRORS} more errors", err=True)
-    click.echo(f"{file.name}: {report.total_rows} rows, {report.imported} imported, "
-               f"{report.error_rows} with errors" + (f", {report.skipped} skipped" if report.skipped else "") + ".")
+        click.echo(f"……另有 {len(report.errors) - SHOWN_ERRORS} 条错误", err=True)
+    click.echo(f"{file.name}：{report.total_rows} 行，已导入 {report.imported} 行，"
+               f"有错误的行 {report.error_rows} 行" + (f"，跳过 {report.skipped} 行" if report.skipped else "") + "。")
     if report.refused:
-        click.echo("Nothing was imported. Fix the rows above, or use --skip-invalid to import the good rows.",
-                   err=True)
+        click.echo("文件中有错误，未导入任何数据。请修改上面的行，或加 --skip-invalid 只导入正确的行。", err=True)
         raise SystemExit(1)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable, Iterator, Sequence
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 import openpyxl
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +28,7 @@ from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..orgs.models import Organisation
 from ..pii import InvalidIdNumber, make_id_number, mask_id_number, normalise_id_number, normalise_phone
-from .models import CATEGORIES, Member
+from .models import Member
 
 Progress = Callable[[int], None]
 
@@ -49,12 +51,15 @@ CATEGORY_NAMES = {
     "劳动模范": "model_worker",
 }
 
-# Reason codes are stable (pages translate them); the message is the English explanation.
-_ID_REASONS = {
-    "ID number must have 18 characters": "id_number_length",
-    "ID number must be 17 digits followed by a digit or X": "id_number_shape",
-    "ID number has an impossible date of birth": "id_number_birth_date",
-    "ID number check digit is wrong": "id_number_check_digit",
+# What each row error's reason code says to a person (the page and the command line).
+REASONS = {
+    "org_code_missing": _l("缺少组织代码"),
+    "org_unknown": _l("没有这个组织代码"),
+    "org_out_of_scope": _l("该组织不在您的管辖范围内"),
+    "name_invalid": _l("姓名为空或超过64个字"),
+    "phone_invalid": _l("手机号应为11位大陆手机号"),
+    "category_unknown": _l("类别应为：普通、困难职工、退休、劳模"),
+    "already_member": _l("该身份证号已是会员"),
 }
 
 # XLSX guards: a zip whose entries inflate more than this many times over is treated as a bomb.
@@ -120,7 +125,7 @@ def read_table(file_name: str, data: bytes, *, max_uncompressed: int,
     elif lower.endswith(".xlsx"):
         rows = _read_xlsx(data, max_uncompressed)
     else:
-        raise ImportRefused("only .csv and .xlsx files can be imported", code="unsupported_file_type")
+        raise ImportRefused(_("只能导入 .csv 或 .xlsx 文件。"), code="unsupported_file_type")
     return _capped(rows, max_rows)
 
 
@@ -130,8 +135,8 @@ def _capped(rows: Iterator[tuple[int, list[str]]], max_rows: int | None) -> list
         for row in rows:
             table.append(row)
             if max_rows is not None and len(table) > max_rows + 1:   # the header and one row too many
-                raise ImportRefused(f"the file has more than {max_rows} rows; at most {max_rows} can be imported "
-                                    "at once", code="too_many_rows", details={"max_rows": max_rows})
+                raise ImportRefused(_("文件超过 %(n)s 行；一次最多导入 %(n)s 行。", n=max_rows),
+                                    code="too_many_rows", details={"max_rows": max_rows})
     return table
 
 
@@ -143,9 +148,9 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
         if "\x00" in text:  # PostgreSQL text cannot hold NUL; no spreadsheet writes one into a CSV
-            raise ImportRefused("the CSV file contains NUL characters: it is not a text file", code="bad_csv")
+            raise ImportRefused(_("CSV 文件含有空字符（NUL），不是文本文件。"), code="bad_csv")
         return text
-    raise ImportRefused("the CSV file is neither UTF-8 nor GB18030 text", code="bad_encoding")
+    raise ImportRefused(_("CSV 文件编码无法识别，请保存为 UTF-8 或 GBK。"), code="bad_encoding")
 
 
 def _read_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
@@ -153,8 +158,8 @@ def _read_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
         for number, cells in enumerate(csv.reader(io.StringIO(_decode(data), newline="")), start=1):
             if any(c.strip() for c in cells):
                 yield number, [c.strip() for c in cells]
-    except csv.Error as exc:
-        raise ImportRefused(f"the CSV file cannot be read: {exc}", code="bad_csv") from None
+    except csv.Error:
+        raise ImportRefused(_("CSV 文件无法读取。"), code="bad_csv") from None
 
 
 def check_xlsx_archive(data: bytes, max_uncompressed: int) -> None:
@@ -180,8 +185,8 @@ def _read_xlsx(data: bytes, max_uncompressed: int) -> Iterator[tuple[int, list[s
     check_xlsx_archive(data, max_uncompressed)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise ImportRefused(f"the XLSX workbook cannot be read: {type(exc).__name__}", code="bad_xlsx") from None
+    except Exception:  # openpyxl raises many types for a damaged workbook
+        raise ImportRefused(_("XLSX 工作簿无法读取。"), code="bad_xlsx") from None
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -190,14 +195,19 @@ def _read_xlsx(data: bytes, max_uncompressed: int) -> Iterator[tuple[int, list[s
                 yield number, cells
     except ImportRefused:
         raise
-    except Exception as exc:  # a damaged sheet shows only when its rows are read
-        raise ImportRefused(f"the XLSX workbook cannot be read: {type(exc).__name__}", code="bad_xlsx") from None
+    except Exception:  # a damaged sheet shows only when its rows are read
+        raise ImportRefused(_("XLSX 工作簿无法读取。"), code="bad_xlsx") from None
     finally:
         workbook.close()
 
 
 def _header_key(text: str) -> str:
     return text.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
+
+
+def column_name(column: str, columns: dict[str, tuple[str, ...]] = COLUMNS) -> str:
+    """A column as people name it: its first Chinese spelling (组织代码, 身份证号 …)."""
+    return next((alias for alias in columns.get(column, ()) if not alias.isascii()), column)
 
 
 def map_header(cells: Sequence[str], columns: dict[str, tuple[str, ...]] = COLUMNS,
@@ -212,7 +222,8 @@ def map_header(cells: Sequence[str], columns: dict[str, tuple[str, ...]] = COLUM
             positions[column] = index
     missing = [c for c in required if c not in positions]
     if missing:
-        raise ImportRefused("the first row must name the columns; missing: " + ", ".join(missing),
+        names = "、".join(column_name(c, columns) for c in missing)
+        raise ImportRefused(_("第一行须为列名，缺少：%(names)s。", names=names),
                             code="missing_columns", details={"missing": missing})
     return positions
 
@@ -221,7 +232,11 @@ def map_header(cells: Sequence[str], columns: dict[str, tuple[str, ...]] = COLUM
 
 def id_number_reason(exc: InvalidIdNumber) -> str:
     """The stable reason code of an ID number `pii.normalise_id_number` refused (every import's)."""
-    return _ID_REASONS.get(str(exc), "id_number_invalid")
+    return exc.reason
+
+
+def _row_error(row: int, column: str, reason: str, value: str = "") -> RowError:
+    return RowError(row, column, reason, str(REASONS[reason]), value)
 
 
 def _parse_row(number: int, cells: list[str], positions: dict[str, int]) -> tuple[_Row | None, list[RowError]]:
@@ -233,9 +248,9 @@ def _parse_row(number: int, cells: list[str], positions: dict[str, int]) -> tupl
     org_code, name, raw_id, raw_phone, raw_category = (
         cell("org_code"), cell("name"), cell("id_number"), cell("phone"), cell("category"))
     if not org_code:
-        errors.append(RowError(number, "org_code", "org_code_missing", "organisation code is missing"))
+        errors.append(_row_error(number, "org_code", "org_code_missing"))
     if not name or len(name) > 64:
-        errors.append(RowError(number, "name", "name_invalid", "name is required (at most 64 characters)", name[:64]))
+        errors.append(_row_error(number, "name", "name_invalid", name[:64]))
     id_number = ""
     try:
         id_number = normalise_id_number(raw_id)
@@ -245,13 +260,11 @@ def _parse_row(number: int, cells: list[str], positions: dict[str, int]) -> tupl
     phone = None
     try:
         phone = normalise_phone(raw_phone)
-    except ValueError as exc:
-        errors.append(RowError(number, "phone", "phone_invalid", str(exc), raw_phone[:3] + "…" if raw_phone else ""))
+    except ValueError:
+        errors.append(_row_error(number, "phone", "phone_invalid", raw_phone[:3] + "…" if raw_phone else ""))
     category = CATEGORY_NAMES.get(raw_category.strip().lower().replace(" ", ""))
     if category is None:
-        errors.append(RowError(number, "category", "category_unknown",
-                               "category must be one of " + ", ".join(CATEGORIES) + " (普通/困难职工/退休/劳模)",
-                               raw_category[:20]))
+        errors.append(_row_error(number, "category", "category_unknown", raw_category[:20]))
     if errors:
         return None, errors
     return _Row(number, org_code, name, id_number, phone, category), []
@@ -291,7 +304,7 @@ def check_rows(table: list[tuple[int, list[str]]], scope: Organisation | None,
         if row is not None:
             if row.id_number in first_row_of:
                 errors.append(RowError(number, "id_number", "duplicate_in_file",
-                                       f"same ID number as row {first_row_of[row.id_number]}",
+                                       _("与第 %(n)s 行的身份证号重复", n=first_row_of[row.id_number]),
                                        mask_id_number(row.id_number)))
             else:
                 first_row_of[row.id_number] = number
@@ -307,14 +320,11 @@ def check_rows(table: list[tuple[int, list[str]]], scope: Organisation | None,
     for row in good:
         org = orgs.get(row.org_code)
         if org is None:
-            errors.append(RowError(row.row, "org_code", "org_unknown", f"no organisation with code {row.org_code}",
-                                   row.org_code[:32]))
+            errors.append(_row_error(row.row, "org_code", "org_unknown", row.org_code[:32]))
         elif scope is not None and not org[1].startswith(scope.path):
-            errors.append(RowError(row.row, "org_code", "org_out_of_scope",
-                                   f"organisation {row.org_code} is outside your union", row.org_code[:32]))
+            errors.append(_row_error(row.row, "org_code", "org_out_of_scope", row.org_code[:32]))
         elif row.id_number in existing:
-            errors.append(RowError(row.row, "id_number", "already_member", "a member with this ID number already exists",
-                                   mask_id_number(row.id_number)))
+            errors.append(_row_error(row.row, "id_number", "already_member", mask_id_number(row.id_number)))
         else:
             row.org_id, row.org_path = org
             kept.append(row)
@@ -355,7 +365,7 @@ def _insert_members(rows: list[_Row], joined_on: date, progress: Progress | None
                                 for r in rows), progress)
     except IntegrityError:
         # Someone added one of these members between our check and the insert.
-        raise Conflict("a member in the file was added by someone else meanwhile; nothing was imported",
+        raise Conflict(_("导入期间有人添加了相同的会员，本次未导入任何数据。"),
                        code="duplicate_member") from None
 
 
@@ -384,9 +394,9 @@ def import_members(actor, file_name: str, data: bytes, *, scope: Organisation | 
     """
     table = read_table(file_name, data, max_uncompressed=max_uncompressed, max_rows=max_rows)
     if not table:
-        raise ImportRefused("the file is empty", code="empty_file")
+        raise ImportRefused(_("文件是空的。"), code="empty_file")
     if len(table) < 2:
-        raise ImportRefused("the file has a header but no member rows", code="empty_file")
+        raise ImportRefused(_("文件中没有会员数据。"), code="empty_file")
     rows, errors, total = check_rows(table, scope, on_stage("check", len(table) - 1) if on_stage else None)
     report = ImportReport(file_name=file_name, total_rows=total, errors=errors,
                           error_rows=len({e.row for e in errors}))

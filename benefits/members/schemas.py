@@ -1,6 +1,7 @@
 """Members and cards in and out of the JSON API. Output never carries a raw ID number or phone."""
 import re
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..inputs import Integer
@@ -62,8 +63,7 @@ _WHOLE_ID_NUMBER = re.compile(r"\s*\d{17}[\dXx]\s*")
 
 def _not_a_whole_id_number(value: str) -> None:
     if _WHOLE_ID_NUMBER.fullmatch(value):
-        raise ValidationError("Search for a whole ID number with POST /api/v1/members/search: "
-                              "it must not be in a URL.")
+        raise ValidationError(_("完整的身份证号请用 POST /api/v1/members/search 查找，不能放在网址里。"))
 
 
 class MemberQueryArgs(MemberSearchSchema):

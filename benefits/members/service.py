@@ -5,12 +5,15 @@ import hashlib
 import secrets
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..audit import service as audit
+from ..audit.labels import STATUSES
 from ..errors import Conflict, DomainError, NotFound, ValidationError
 from ..extensions import db
 from ..orgs.models import Organisation
@@ -29,9 +32,9 @@ class CardRefused(DomainError):
 
 
 _REFUSALS = {
-    "frozen": ("card_frozen", "此卡已冻结，请联系工会。 This card is frozen; please contact the union."),
-    "lost": ("card_lost", "此卡已挂失，不能使用。 This card was reported lost and cannot be used."),
-    "cancelled": ("card_cancelled", "此卡已注销，不能使用。 This card is cancelled and cannot be used."),
+    "frozen": ("card_frozen", _l("此卡已冻结，请联系工会。")),
+    "lost": ("card_lost", _l("此卡已挂失，不能使用。")),
+    "cancelled": ("card_cancelled", _l("此卡已注销，不能使用。")),
 }
 
 
@@ -63,7 +66,7 @@ def validate_member_fields(name: str, id_number: str, phone: str | None, categor
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name or len(name) > 64:
-        errors["name"] = "name is required (at most 64 characters)"
+        errors["name"] = _("请填写姓名（最多 64 个字）。")
     try:
         id_number = normalise_id_number(id_number or "")
     except InvalidIdNumber as exc:
@@ -73,9 +76,9 @@ def validate_member_fields(name: str, id_number: str, phone: str | None, categor
     except ValueError as exc:
         errors["phone"] = str(exc)
     if category not in CATEGORIES:
-        errors["category"] = f"category must be one of {', '.join(CATEGORIES)}"
+        errors["category"] = _("会员类别不对。")
     if errors:
-        raise ValidationError("member details are invalid", details={"fields": errors})
+        raise ValidationError(_("会员信息有误。"), details={"fields": errors})
     return name, id_number, phone
 
 
@@ -84,7 +87,7 @@ def create_member(actor, org: Organisation, *, name: str, id_number: str, phone:
     """Record a member joining (入会)."""
     name, id_number, phone = validate_member_fields(name, id_number, phone, category)
     if db.session.scalar(select(Member.id).where(Member.id_number == id_number)):
-        raise Conflict("a member with this ID number already exists", code="duplicate_member")
+        raise Conflict(_("此身份证号已是会员。"), code="duplicate_member")
     member = Member(org_id=org.id, name=name, id_number=id_number, phone=phone, category=category,
                     status="active", joined_on=joined_on or clock.business_day())
     db.session.add(member)
@@ -92,7 +95,7 @@ def create_member(actor, org: Organisation, *, name: str, id_number: str, phone:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        raise Conflict("a member with this ID number already exists", code="duplicate_member") from None
+        raise Conflict(_("此身份证号已是会员。"), code="duplicate_member") from None
     audit.record(actor, "member.join", "member", member.id, org_id=org.id, after=member_snapshot(member))
     return member
 
@@ -100,14 +103,14 @@ def create_member(actor, org: Organisation, *, name: str, id_number: str, phone:
 def get_member_in_scope(scope: Organisation, member_id: int) -> Member:
     member = db.session.get(Member, member_id)
     if member is None or not scope.contains(member.org):
-        raise NotFound("member not found")
+        raise NotFound(_("没有这个会员。"))
     return member
 
 
 def get_card_in_scope(scope: Organisation, card_id: int) -> Card:
     card = db.session.get(Card, card_id)
     if card is None or not scope.contains(card.member.org):
-        raise NotFound("card not found")
+        raise NotFound(_("没有这张会员卡。"))
     return card
 
 
@@ -160,9 +163,9 @@ def _card_snapshot(card: Card) -> dict:
 
 def issue_card(actor, member: Member) -> Card:
     if member.status != "active":
-        raise Conflict("a member who has left cannot be issued a card", code="member_left")
+        raise Conflict(_("已退会的会员不能办卡。"), code="member_left")
     if member.current_card is not None:
-        raise Conflict("this member already holds a card", code="card_exists")
+        raise Conflict(_("此会员已有会员卡。"), code="card_exists")
     card = _new_card(member)
     audit.record(actor, "card.issue", "card", card.id, org_id=member.org_id, after=_card_snapshot(card))
     return card
@@ -180,7 +183,7 @@ def _new_card(member: Member, replaces: Card | None = None) -> Card:
             return card
         except IntegrityError:
             db.session.expunge(card)
-    raise Conflict("could not allocate a card number; try again")
+    raise Conflict(_("没能分配卡号，请重试。"))
 
 
 def _change_status(actor, card: Card, allowed_from: tuple[str, ...], to: str, action: str) -> Card:
@@ -191,7 +194,9 @@ def _change_status(actor, card: Card, allowed_from: tuple[str, ...], to: str, ac
     # The second now waits for the first, then is applied after it or refused with a 409.
     db.session.refresh(card, with_for_update=True)
     if card.status not in allowed_from:
-        raise Conflict(f"a {card.status} card cannot be changed to {to}", code="card_status")
+        names = STATUSES["card"]
+        raise Conflict(_("此卡状态为“%(status)s”，不能改为“%(to)s”。", status=names[card.status], to=names[to]),
+                       code="card_status")
     before = _card_snapshot(card)
     card.status, card.status_changed_at = to, clock.now()
     db.session.flush()
@@ -220,7 +225,7 @@ def report_lost_and_reissue(actor, card: Card) -> Card:
 def record_leave(actor, member: Member) -> Member:
     """退会: history stays, live cards are cancelled, sign-in is disabled."""
     if member.status == "left":
-        raise Conflict("this member has already left", code="member_left")
+        raise Conflict(_("此会员已经退会。"), code="member_left")
     before = member_snapshot(member)
     for card in member.cards:
         if card.status in ("active", "frozen"):
@@ -235,7 +240,7 @@ def record_leave(actor, member: Member) -> Member:
 
 def record_rejoin(actor, member: Member) -> Member:
     if member.status == "active":
-        raise Conflict("this member is already active", code="member_active")
+        raise Conflict(_("此会员已在会。"), code="member_active")
     before = member_snapshot(member)
     member.status, member.left_on = "active", None
     _set_login_enabled(member, True)
@@ -271,7 +276,7 @@ def _hash_code(code: str) -> str:
 def create_activation_code(actor, member: Member) -> str:
     """A one-time code (shown once) that lets the member activate without their card number."""
     if member.status != "active":
-        raise Conflict("a member who has left cannot be activated", code="member_left")
+        raise Conflict(_("已退会的会员不能激活。"), code="member_left")
     code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
     db.session.add(ActivationCode(member_id=member.id, code_hash=_hash_code(code),
                                   expires_at=clock.now() + timedelta(days=ACTIVATION_CODE_DAYS),

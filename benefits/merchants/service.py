@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -35,20 +36,20 @@ def _clean_fields(name, category, status, contact_name, contact_phone) -> dict:
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name or len(name) > 128:
-        errors["name"] = "name is required (at most 128 characters)"
+        errors["name"] = _("请填写名称（最多 128 个字）。")
     if category not in CATEGORIES:
-        errors["category"] = f"category must be one of {', '.join(CATEGORIES)}"
+        errors["category"] = _("商家类别不对。")
     if status not in STATUSES:
-        errors["status"] = f"status must be one of {', '.join(STATUSES)}"
+        errors["status"] = _("合作状态不对。")
     contact_name = (contact_name or "").strip() or None
     if contact_name and len(contact_name) > 64:
-        errors["contact_name"] = "at most 64 characters"
+        errors["contact_name"] = _("最多 64 个字。")
     try:
         contact_phone = normalise_phone(contact_phone)
     except ValueError as exc:
         errors["contact_phone"] = str(exc)
     if errors:
-        raise ValidationError("merchant details are invalid", details={"fields": errors})
+        raise ValidationError(_("商家信息有误。"), details={"fields": errors})
     return {"name": name, "category": category, "status": status, "contact_name": contact_name,
             "contact_phone": contact_phone}
 
@@ -57,7 +58,7 @@ def create_merchant(actor, scope: Organisation, org: Organisation, *, name: str,
                     contact_name: str | None = None, contact_phone: str | None = None,
                     accepts_card_number: bool = True, status: str = "active") -> Merchant:
     if not scope.contains(org):
-        raise NotFound("organisation not found")
+        raise NotFound(_("没有这个组织。"))
     fields = _clean_fields(name, category, status, contact_name, contact_phone)
     merchant = Merchant(org_id=org.id, accepts_card_number=bool(accepts_card_number), **fields)
     db.session.add(merchant)
@@ -95,14 +96,14 @@ def merchants_in_scope(scope: Organisation, *, q: str | None = None, status: str
 def get_merchant_in_scope(scope: Organisation, merchant_id: int) -> Merchant:
     merchant = db.session.get(Merchant, merchant_id)
     if merchant is None or not scope.contains(merchant.org):
-        raise NotFound("merchant not found")
+        raise NotFound(_("没有这个商家。"))
     return merchant
 
 
 def get_store(merchant: Merchant, store_id: int) -> Store:
     store = db.session.get(Store, store_id)
     if store is None or store.merchant_id != merchant.id:
-        raise NotFound("store not found")
+        raise NotFound(_("没有这个门店。"))
     return store
 
 
@@ -110,11 +111,11 @@ def add_store(actor, merchant: Merchant, *, name: str, address: str = "") -> Sto
     name, address = (name or "").strip(), (address or "").strip()
     errors = {}
     if not name or len(name) > 128:
-        errors["name"] = "store name is required (at most 128 characters)"
+        errors["name"] = _("请填写门店名称（最多 128 个字）。")
     if len(address) > 255:
-        errors["address"] = "at most 255 characters"
+        errors["address"] = _("最多 255 个字。")
     if errors:
-        raise ValidationError("store details are invalid", details={"fields": errors})
+        raise ValidationError(_("门店信息有误。"), details={"fields": errors})
     store = Store(merchant_id=merchant.id, name=name, address=address, is_open=True)
     db.session.add(store)
     db.session.flush()
@@ -137,10 +138,10 @@ def create_cashier(actor, merchant: Merchant, *, username: str, display_name: st
     """A merchant_staff sign-in account tied to this merchant (and optionally one store)."""
     username = (username or "").strip()
     if not username or len(username) > 64:
-        raise ValidationError("username is required (at most 64 characters)",
-                              details={"fields": {"username": "required, at most 64 characters"}})
+        raise ValidationError(_("请填写登录账号（最多 64 位）。"),
+                              details={"fields": {"username": _("必填，最多 64 位")}})
     if store is not None and store.merchant_id != merchant.id:
-        raise NotFound("store not found")
+        raise NotFound(_("没有这个门店。"))
     user = auth.create_staff_user(actor, username=username, display_name=(display_name or username)[:64],
                                   password=password, role="merchant_staff")
     db.session.add(MerchantStaff(user_id=user.id, merchant_id=merchant.id,
@@ -161,7 +162,7 @@ def staff_of(merchant: Merchant) -> list[tuple[User, MerchantStaff]]:
 def staff_link(user) -> MerchantStaff:
     link = db.session.get(MerchantStaff, user.id) if user.role == "merchant_staff" else None
     if link is None:
-        raise Forbidden("This account is not a merchant cashier.")
+        raise Forbidden(_("这个账号不是商家收银员。"))
     return link
 
 
@@ -183,7 +184,7 @@ def issue_terminal_key(actor, store: Store, label: str = "") -> tuple[TerminalKe
 
 def revoke_terminal_key(actor, key: TerminalKey) -> TerminalKey:
     if key.revoked_at is not None:
-        raise Conflict("this key is already revoked", code="key_revoked")
+        raise Conflict(_("这个密钥已经吊销。"), code="key_revoked")
     key.revoked_at = clock.now()
     db.session.flush()
     audit.record(actor, "terminal_key.revoke", "terminal_key", key.id, org_id=key.store.merchant.org_id,
@@ -194,7 +195,7 @@ def revoke_terminal_key(actor, key: TerminalKey) -> TerminalKey:
 def get_terminal_key(merchant: Merchant, key_id: int) -> TerminalKey:
     key = db.session.get(TerminalKey, key_id)
     if key is None or key.store.merchant_id != merchant.id:
-        raise NotFound("terminal key not found")
+        raise NotFound(_("没有这个终端密钥。"))
     return key
 
 
@@ -208,7 +209,7 @@ def hash_terminal_key(key: str) -> str:
 
 
 def invalid_terminal_key() -> NotAuthenticated:
-    return NotAuthenticated("终端密钥无效或已吊销。 The terminal key is invalid or revoked.",
+    return NotAuthenticated(_("终端密钥无效或已吊销。"),
                             code="invalid_terminal_key")
 
 
@@ -224,10 +225,10 @@ def authenticate_terminal(key: str) -> TerminalKey:
 
 def check_can_trade(merchant: Merchant, store: Store) -> None:
     if merchant.status != "active":
-        raise Forbidden("商家已暂停或终止合作，不能收款。 This merchant is suspended or ended.",
+        raise Forbidden(_("商家已暂停或终止合作，不能收款。"),
                         code="merchant_inactive")
     if not store.is_open:
-        raise Forbidden("门店已停用。 This store is closed.", code="store_closed")
+        raise Forbidden(_("门店已停用。"), code="store_closed")
 
 
 def programme_merchants(org: Organisation):

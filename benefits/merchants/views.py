@@ -124,7 +124,7 @@ def merchant_edit(merchant_id: int):
             with unit_of_work():
                 org = db.session.get(Organisation, form.org_id.data)
                 if org is None or not scope.contains(org):
-                    raise ValidationError("organisation not in your scope")
+                    raise ValidationError(_("该组织不在您的管辖范围内。"))
                 merchant.org_id = org.id
                 service.update_merchant(current_actor(), merchant, name=form.name.data, category=form.category.data,
                                         status=form.status.data, contact_name=form.contact_name.data,

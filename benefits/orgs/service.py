@@ -1,6 +1,7 @@
 """Organisation tree: creation, subtree queries and the admin scope rule."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select
 
 from ..errors import NotFound, ValidationError
@@ -13,13 +14,13 @@ _CHILD_LEVEL = {"province": "city", "city": "county", "county": "grassroots"}
 
 def create_org(code: str, name: str, level: str, parent: Organisation | None) -> Organisation:
     if level not in LEVELS:
-        raise ValidationError(f"level must be one of {', '.join(LEVELS)}")
+        raise ValidationError(_("组织级别须为省、市、县或基层。"))
     if parent is None and level != "province":
-        raise ValidationError("only a province union has no parent")
+        raise ValidationError(_("只有省级工会没有上级。"))
     if parent is not None and LEVELS.index(level) <= LEVELS.index(parent.level):
-        raise ValidationError("an organisation must sit below its parent's level")
+        raise ValidationError(_("组织级别须低于上级组织。"))
     if db.session.scalar(select(Organisation.id).where(Organisation.code == code)):
-        raise ValidationError(f"organisation code {code} already exists", details={"code": code})
+        raise ValidationError(_("组织代码 %(code)s 已存在。", code=code), details={"code": code})
     org = Organisation(code=code, name=name, level=level, parent=parent)
     db.session.add(org)
     db.session.flush()
@@ -42,7 +43,7 @@ def get_in_scope(scope: Organisation, org_id: int) -> Organisation:
     pass what a query string held: None or an id beyond 32 bits names no organisation."""
     org = db.session.get(Organisation, org_id) if row_id(org_id) else None
     if org is None or not scope.contains(org):
-        raise NotFound("organisation not found")
+        raise NotFound(_("没有这个组织。"))
     return org
 
 

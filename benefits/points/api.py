@@ -1,5 +1,6 @@
 """Points API: a member's balance and history; an admin's audited adjustment."""
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -19,7 +20,7 @@ blp = Blueprint("points_api", __name__, description="Points ledger (积分)")
 def member_in_scope(member_id: int) -> Member:
     member = db.session.get(Member, member_id)
     if member is None or not current_scope().contains(member.org):
-        raise NotFound("member not found")
+        raise NotFound(_("没有这个会员。"))
     return member
 
 

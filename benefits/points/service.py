@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Date, DateTime, Integer, String, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -40,11 +41,11 @@ _ACCOUNTS = PointsAccount.__table__
 
 def _check_post(amount: int, kind: str, source_key: str) -> None:
     if kind not in ENTRY_KINDS:
-        raise ValidationError(f"unknown ledger entry kind {kind!r}")
+        raise ValidationError(_("不认识的积分记录类型：%(kind)s", kind=kind))
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise ValidationError("points amount must be a non-zero integer")
+        raise ValidationError(_("积分数须为不为零的整数。"))
     if not source_key or len(source_key) > 128:
-        raise ValidationError("source key is required (at most 128 characters)")
+        raise ValidationError(_("缺少来源标识（最多 128 个字符）。"))
 
 
 _AMOUNT = bindparam("b_amount", type_=Integer)
@@ -99,11 +100,11 @@ def post(member_id: int, amount: int, *, kind: str, source_key: str, reason: str
               "b_source": source_key, "b_reason": reason[:255], "b_actor": actor_user_id, "b_expires": expires_on}
     row = db.session.execute(_CREDIT if amount > 0 else _DEBIT, params).one()
     if row.moved_balance is None:
-        raise InsufficientPoints("积分不足。 Not enough points.",
+        raise InsufficientPoints(_("积分不足。"),
                                  details={"needed": -amount, "balance": balance(member_id)})
     if row.id is None:
         db.session.execute(_UNDO_MOVE, params)
-        raise DuplicateEntry(f"ledger entry {source_key} already exists", details={"source_key": source_key})
+        raise DuplicateEntry(_("这笔积分已经记过。"), details={"source_key": source_key})
     # the row as the session would have loaded it: no second query
     entry = PointsEntry(**{name: getattr(row, name) for name in _ENTRY_COLUMNS})
     make_transient_to_detached(entry)
@@ -115,7 +116,7 @@ def credit(member_id: int, amount: int, *, kind: str = "earn", source_key: str, 
            actor_user_id: int | None = None, expires_on: date | None = None) -> PointsEntry:
     """Add points. Raises DuplicateEntry if `source_key` was already posted."""
     if not isinstance(amount, int) or amount <= 0:
-        raise ValidationError("credit amount must be positive")
+        raise ValidationError(_("增加的积分须大于零。"))
     return post(member_id, amount, kind=kind, source_key=source_key, reason=reason,
                 actor_user_id=actor_user_id, expires_on=expires_on)
 
@@ -129,7 +130,7 @@ def debit(member_id: int, amount: int, *, kind: str = "spend", source_key: str, 
           actor_user_id: int | None = None) -> PointsEntry:
     """Take points; raises InsufficientPoints (nothing written) if the balance would go negative."""
     if not isinstance(amount, int) or amount <= 0:
-        raise ValidationError("debit amount must be positive")
+        raise ValidationError(_("扣减的积分须大于零。"))
     return post(member_id, -amount, kind=kind, source_key=source_key, reason=reason, actor_user_id=actor_user_id)
 
 
@@ -171,10 +172,10 @@ def adjust(actor, member, amount: int, reason: str, *, source_key: str | None = 
     take the balance below zero."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("a reason is required", details={"fields": {"reason": "required"}})
+        raise ValidationError(_("请填写调整原因。"), details={"fields": {"reason": _("必填")}})
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > 1_000_000:
-        raise ValidationError("amount must be a non-zero whole number of points",
-                              details={"fields": {"amount": "invalid"}})
+        raise ValidationError(_("调整的积分须为不为零的整数（最多 1000000）。"),
+                              details={"fields": {"amount": _("格式不对")}})
     key = source_key or f"adjust:{uuid.uuid4().hex}"
     text = f"管理员调整：{reason}"
     entry = post(member.id, amount, kind="adjust", source_key=key, reason=text, actor_user_id=getattr(actor, "id", None))

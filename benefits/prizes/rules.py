@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from .. import clock
 from ..errors import Conflict, Forbidden, LimitReached, NotFound, ValidationError
 from ..pii import normalise_phone
@@ -59,24 +62,24 @@ class PickupRefused(Conflict):
     code = "pickup_refused"
 
 
-_PERIOD_NAMES = {"day": "每日", "month": "每月", "life": "累计"}
+_LIMIT_REACHED = {"day": _l("已达到每日兑换上限。"), "month": _l("已达到每月兑换上限。"),
+                  "life": _l("已达到累计兑换上限。")}
 
 
 def refusal_error(outcome: str) -> Exception:
     """The same error for a refusal, whether the Redis gate or SQL found it."""
     if outcome == "sold_out":
-        return SoldOut("奖品已兑完。 This prize is sold out.")
+        return SoldOut(_("奖品已兑完。"))
     if outcome == "point_sold_out":
-        return PointSoldOut("该领取点已无库存，请选择其他领取点。 No stock left at this pickup point.")
+        return PointSoldOut(_("该领取点已无库存，请选择其他领取点。"))
     if outcome == "quota":
-        return QuotaReached("今日兑换名额已满，请明天再来。 Today's quota for this prize is used up.")
+        return QuotaReached(_("今日兑换名额已满，请明天再来。"))
     if outcome == "not_open":
-        return PrizeNotOpen("兑换尚未开始。 This prize is not open for redemption yet.")
+        return PrizeNotOpen(_("兑换尚未开始。"))
     if outcome == "closed":
-        return PrizeClosed("兑换已结束。 Redemption of this prize has closed.")
+        return PrizeClosed(_("兑换已结束。"))
     period = outcome.removeprefix("limit_")
-    return MemberLimitReached(f"已达到{_PERIOD_NAMES[period]}兑换上限。 You have reached your {period} limit "
-                              "for this prize.", details={"period": period})
+    return MemberLimitReached(_LIMIT_REACHED[period], details={"period": period})
 
 
 def mask_name(name: str) -> str:
@@ -102,16 +105,16 @@ def is_offered_to(prize, member) -> bool:
 
 def check_quantity(quantity) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        raise ValidationError("quantity must be a whole number from 1 to %d" % MAX_QUANTITY,
-                              details={"fields": {"quantity": f"1 to {MAX_QUANTITY}"}})
+        raise ValidationError(_("兑换数量须为 1 到 %(n)s 的整数。", n=MAX_QUANTITY),
+                              details={"fields": {"quantity": _("1 到 %(n)s", n=MAX_QUANTITY)}})
 
 
 def check_can_redeem(member, prize, at: datetime) -> None:
     """An active member of an eligible category, while the prize is open."""
     if member.status != "active":
-        raise NotEligible("只有在册会员可以兑换。 Only active members can redeem prizes.")
+        raise NotEligible(_("只有在册会员可以兑换。"))
     if prize.categories and member.category not in prize.categories:
-        raise NotEligible("此奖品不面向您所在的会员类别。 This prize is not offered to your member category.")
+        raise NotEligible(_("此奖品不面向您所在的会员类别。"))
     state = prize_state(prize, at)
     if state in ("not_open", "closed"):
         raise refusal_error(state)
@@ -126,8 +129,8 @@ def pickup_point_for(prize, pickup_point_id: int | None) -> int | None:
     if pickup_point_id is None and len(ids) == 1:
         return ids[0]
     if pickup_point_id not in ids:
-        raise ValidationError("choose one of this prize's pickup points",
-                              details={"fields": {"pickup_point_id": "one of " + ", ".join(map(str, ids))}})
+        raise ValidationError(_("请选择这个奖品的一个领取点。"),
+                              details={"fields": {"pickup_point_id": _("须为其中之一：%(ids)s", ids=", ".join(map(str, ids)))}})
     return pickup_point_id
 
 
@@ -137,8 +140,8 @@ def delivery_contact(prize, address: str | None, phone: str | None) -> tuple[str
         return None, None
     address = (address or "").strip()
     if not 5 <= len(address) <= 255:
-        raise ValidationError("a delivery address is required",
-                              details={"fields": {"delivery_address": "5 to 255 characters"}})
+        raise ValidationError(_("请填写收货地址。"),
+                              details={"fields": {"delivery_address": _("5 到 255 个字")}})
     try:
         return address, normalise_phone(phone)
     except ValueError as exc:

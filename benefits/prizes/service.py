@@ -11,6 +11,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import Integer, String, bindparam, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -54,18 +55,18 @@ def create_pickup_point(actor, scope: Organisation, *, name: str, address: str =
                         office_org_id: int | None = None, store_id: int | None = None) -> PickupPoint:
     name = (name or "").strip()
     if not name or len(name) > 128:
-        raise ValidationError("pickup point name is required", details={"fields": {"name": "1 to 128 characters"}})
+        raise ValidationError(_("请填写领取点名称。"), details={"fields": {"name": _("1 到 128 个字")}})
     if (office_org_id is None) == (store_id is None):
-        raise ValidationError("choose a union office or a merchant store",
-                              details={"fields": {"office_org_id": "give exactly one of office_org_id, store_id"}})
+        raise ValidationError(_("请选择一个工会办公室或一个商家门店。"),
+                              details={"fields": {"office_org_id": _("工会办公室和门店只能选一个")}})
     if office_org_id is not None:
         office = _get(Organisation, office_org_id)
         if office is None or not scope.contains(office):
-            raise NotFound("organisation not found")
+            raise NotFound(_("没有这个组织。"))
     else:
         store = _get(Store, store_id)
         if store is None or not scope.contains(store.merchant.org):
-            raise NotFound("store not found")
+            raise NotFound(_("没有这个门店。"))
     point = PickupPoint(owner_org_id=scope.id, office_org_id=office_org_id, store_id=store_id,
                         name=name, address=(address or "").strip()[:255])
     db.session.add(point)
@@ -83,7 +84,7 @@ def pickup_points_in_scope(scope: Organisation):
 def _point_in_scope(scope: Organisation, point_id: int) -> PickupPoint:
     point = _get(PickupPoint, point_id)
     if point is None or not scope.contains(point.owner_org):
-        raise NotFound("pickup point not found", code="pickup_point_not_found")
+        raise NotFound(_("没有这个领取点。"), code="pickup_point_not_found")
     return point
 
 
@@ -108,7 +109,7 @@ def staff_point(user, point_id: int) -> PickupPoint:
     for point in staff_points(user):
         if point.id == point_id:
             return point
-    raise NotFound("pickup point not found", code="pickup_point_not_found")
+    raise NotFound(_("没有这个领取点。"), code="pickup_point_not_found")
 
 
 # --- prizes (admin) ---------------------------------------------------------------------------
@@ -117,10 +118,10 @@ def _int_field(errors: dict, data: dict, name: str, low: int, high: int, require
     value = data.get(name)
     if value is None or value == "":
         if required:
-            errors[name] = "required"
+            errors[name] = _("必填")
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        errors[name] = f"a whole number from {low} to {high}"
+        errors[name] = _("须为 %(low)s 到 %(high)s 的整数", low=low, high=high)
         return None
     return value
 
@@ -131,7 +132,7 @@ def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
     if "name" in data or prize is None:
         name = (data.get("name") or "").strip()
         if not name or len(name) > 128:
-            errors["name"] = "1 to 128 characters"
+            errors["name"] = _("1 到 128 个字")
         out["name"] = name
     if "description" in data:
         out["description"] = (data.get("description") or "").strip()[:4000]
@@ -146,26 +147,26 @@ def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
         if name in data:
             value = data.get(name)
             if value is not None and not isinstance(value, datetime):
-                errors[name] = "a date and time"
+                errors[name] = _("须为日期和时间")
             out[name] = clock.as_utc(value) if isinstance(value, datetime) else None
     opens = out.get("opens_at", prize.opens_at if prize else None)
     closes = out.get("closes_at", prize.closes_at if prize else None)
     if opens and closes and clock.as_utc(closes) <= clock.as_utc(opens):
-        errors["closes_at"] = "must be after the opening time"
+        errors["closes_at"] = _("须晚于开始时间")
     if "eligible_org_id" in data and data["eligible_org_id"] is not None:
         org = _get(Organisation, data["eligible_org_id"])
         if org is None or not scope.contains(org):
-            errors["eligible_org_id"] = "not an organisation in your scope"
+            errors["eligible_org_id"] = _("不在您的管辖范围内")
         out["eligible_org_id"] = data["eligible_org_id"]
     if "eligible_categories" in data:
         cats = list(data.get("eligible_categories") or [])
         if any(c not in CATEGORIES for c in cats):
-            errors["eligible_categories"] = f"each one of {', '.join(CATEGORIES)}"
+            errors["eligible_categories"] = _("会员类别不对")
         out["eligible_categories"] = ",".join(c for c in CATEGORIES if c in cats)
     if prize is None:
         fulfilment = data.get("fulfilment") or "pickup"
         if fulfilment not in ("pickup", "delivery"):
-            errors["fulfilment"] = "pickup or delivery"
+            errors["fulfilment"] = _("须为到点领取或配送")
         out["fulfilment"] = fulfilment
     if "category" in data or prize is None:
         category = data.get("category") or categories.DEFAULT_CATEGORY
@@ -176,7 +177,7 @@ def _validated(scope: Organisation, data: dict, prize: Prize | None) -> dict:
         if name in data:
             out[name] = bool(data[name])
     if errors:
-        raise ValidationError("some prize fields are invalid", details={"fields": errors})
+        raise ValidationError(_("有的项目没填或填得不对。"), details={"fields": errors})
     return out
 
 
@@ -203,8 +204,8 @@ def create_prize(actor, scope: Organisation, data: dict) -> Prize:
     if prize.fulfilment == "pickup":
         allocations = data.get("allocations") or []
         if not allocations:
-            raise ValidationError("a pickup prize needs at least one pickup point",
-                                  details={"fields": {"allocations": "at least one pickup point"}})
+            raise ValidationError(_("到点领取的奖品至少需要一个领取点。"),
+                                  details={"fields": {"allocations": _("至少一个领取点")}})
         for row in allocations:
             restock(actor, scope, prize, row.get("stock") or 0, row.get("pickup_point_id"), reason="initial",
                     allow_zero=True)
@@ -238,10 +239,11 @@ def restock(actor, scope: Organisation, prize: Prize, quantity, pickup_point_id:
     SQL once the prize's change commits."""
     low = 0 if allow_zero else 1
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not low <= quantity <= MAX_STOCK:
-        raise ValidationError("stock to add must be a whole number", details={"fields": {"stock": f"{low} to {MAX_STOCK}"}})
+        raise ValidationError(_("增加的库存须为整数。"),
+                              details={"fields": {"stock": _("%(low)s 到 %(high)s", low=low, high=MAX_STOCK)}})
     if prize.fulfilment == "pickup":
         if pickup_point_id is None:
-            raise ValidationError("choose a pickup point", details={"fields": {"pickup_point_id": "required"}})
+            raise ValidationError(_("请选择领取点。"), details={"fields": {"pickup_point_id": _("必填")}})
         point = _point_in_scope(scope, pickup_point_id)
         row = db.session.get(PrizeStock, (prize.id, point.id))
         if row is None:
@@ -252,8 +254,8 @@ def restock(actor, scope: Organisation, prize: Prize, quantity, pickup_point_id:
                                .values(stock=PrizeStock.stock + quantity)
                                .execution_options(synchronize_session=False))
     elif pickup_point_id is not None:
-        raise ValidationError("a delivery prize has no pickup points",
-                              details={"fields": {"pickup_point_id": "not for delivery prizes"}})
+        raise ValidationError(_("配送的奖品没有领取点。"),
+                              details={"fields": {"pickup_point_id": _("配送的奖品不用选")}})
     if quantity:
         db.session.execute(update(Prize).where(Prize.id == prize.id).values(stock=Prize.stock + quantity)
                            .execution_options(synchronize_session=False))
@@ -291,14 +293,14 @@ def sniff_image(data: bytes) -> str | None:
 def set_image(actor, prize: Prize, data: bytes) -> PrizeImage:
     """Only PNG, JPEG, GIF or WebP (checked by content, not by name), at most 2 MB."""
     if not data:
-        raise ValidationError("the picture is empty", details={"fields": {"image": "choose a picture"}})
+        raise ValidationError(_("图片是空的。"), details={"fields": {"image": _("请选择图片")}})
     if len(data) > MAX_IMAGE_BYTES:
-        raise ValidationError("the picture is larger than 2 MB", code="image_too_large",
-                              details={"fields": {"image": "at most 2 MB"}})
+        raise ValidationError(_("图片超过 2 MB。"), code="image_too_large",
+                              details={"fields": {"image": _("最大 2 MB")}})
     content_type = sniff_image(data)
     if content_type is None:
-        raise ValidationError("the picture must be PNG, JPEG, GIF or WebP", code="image_type",
-                              details={"fields": {"image": "PNG, JPEG, GIF or WebP"}})
+        raise ValidationError(_("图片须为 PNG、JPEG、GIF 或 WebP 格式。"), code="image_type",
+                              details={"fields": {"image": _("PNG、JPEG、GIF 或 WebP")}})
     image = PrizeImage(content_type=content_type, data=data, sha256=hashlib.sha256(data).hexdigest())
     db.session.add(image)
     db.session.flush()
@@ -316,7 +318,7 @@ def prizes_in_scope(scope: Organisation):
 def prize_in_scope(scope: Organisation, prize_id: int) -> Prize:
     prize = _get(Prize, prize_id)
     if prize is None or not scope.contains(prize.org):
-        raise PrizeNotFound("prize not found")
+        raise PrizeNotFound(_("没有这个奖品。"))
     return prize
 
 
@@ -378,7 +380,7 @@ def prize_for_member(member: Member, prize_id: int) -> Prize:
     """A prize offered to the member (else 404)."""
     prize = _get(Prize, prize_id)
     if prize is None or not is_offered_to(prize, member):
-        raise PrizeNotFound("没有这个奖品。 No such prize.")
+        raise PrizeNotFound(_("没有这个奖品。"))
     return prize
 
 
@@ -401,7 +403,7 @@ def redeem_prize(prize_id: int, args: dict, idempotency_key: str | None, *, user
     same key and body replays the stored answer and gives back any reservation this request took
     (the first request's effect is the one that counts); the same key with another body is a 409."""
     if user_id is None:
-        raise NotAuthenticated("Sign in first.")
+        raise NotAuthenticated(_("请先登录。"))
     check_quantity(args["quantity"])
     reservation = gate.reserve(prize_id, user_id, args["quantity"], args["pickup_point_id"], idempotency_key)
     if reservation.refusal:
@@ -409,9 +411,9 @@ def redeem_prize(prize_id: int, args: dict, idempotency_key: str | None, *, user
     rows = _read_for_redemption(user_id, prize_id)  # noqa: F841 - held while the objects are used
     user = signed_in()
     if not user.is_authenticated or user.id != user_id:
-        raise NotAuthenticated("Sign in first.")
+        raise NotAuthenticated(_("请先登录。"))
     if user.role != "member":
-        raise Forbidden("Only members redeem prizes.")
+        raise Forbidden(_("只有会员可以兑换奖品。"))
     member = user.member
     prize = prize_for_member(member, prize_id)
     if reservation.cold:
@@ -478,7 +480,7 @@ def _redeem(member: Member, prize: Prize, args: dict, request_key: str, actor_us
     try:
         db.session.flush()
     except IntegrityError:
-        raise Conflict("这笔兑换已提交过。 This redemption was already submitted.", code="duplicate_redemption") from None
+        raise Conflict(_("这笔兑换已提交过。"), code="duplicate_redemption") from None
     entry = points.debit(member.id, redemption.points_spent, source_key=f"prize-redeem:{redemption.id}",
                          reason=f"兑换奖品 {prize.name} ×{quantity}", actor_user_id=actor_user_id)
     _count(prize.id, limits(prize, member.id, day), quantity)
@@ -590,7 +592,7 @@ def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Re
         Redemption.id == redemption.id, Redemption.status == "redeemed")
         .values(status=status, closed_at=clock.now()).execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise NotCancellable("此兑换已领取、取消或过期。 This redemption was already handed over, cancelled or expired.")
+        raise NotCancellable(_("此兑换已领取、取消或过期。"))
     if redemption.campaign_id is not None:
         # A festival gift (benefits/festival) spent no points, counted against no limit and took
         # its stock from its campaign, which is over by its pickup deadline: only the status moves.
@@ -618,7 +620,7 @@ def _close(redemption: Redemption, status: str, actor_user_id: int | None) -> Re
 def own_redemption(member: Member, redemption_id: int) -> Redemption:
     r = _get(Redemption, redemption_id)
     if r is None or r.member_id != member.id:
-        raise RedemptionNotFound("没有这条兑换记录。 No such redemption.")
+        raise RedemptionNotFound(_("没有这条兑换记录。"))
     return r
 
 
@@ -631,7 +633,7 @@ def cancel(member: Member, redemption_id: int, actor_user_id: int | None) -> Red
     not cancelled: the member has had their one gift of the campaign."""
     r = own_redemption(member, redemption_id)
     if r.campaign_id is not None:
-        raise NotCancellable("节日礼品领取后不能取消。 A festival gift cannot be cancelled.")
+        raise NotCancellable(_("节日礼品领取后不能取消。"))
     return _close(r, "cancelled", actor_user_id)
 
 
@@ -659,7 +661,7 @@ def expire(redemption_id: int) -> Redemption | None:
 def _normalise_code(code) -> str:
     code = "".join(str(code or "").split()).upper()
     if not code.isalnum() or not 4 <= len(code) <= 12:
-        raise ValidationError("enter the pickup code", details={"fields": {"code": "the code on the member's phone"}})
+        raise ValidationError(_("请输入核销码。"), details={"fields": {"code": _("会员手机上显示的核销码")}})
     return code
 
 
@@ -668,23 +670,23 @@ def find_for_pickup(user, point_id: int, code) -> Redemption:
     code = _normalise_code(code)
     r = db.session.scalar(select(Redemption).where(Redemption.pickup_code == code))
     if r is None:
-        raise NotFound("核销码无效。 Unknown pickup code.", code="pickup_code_unknown")
+        raise NotFound(_("核销码无效。"), code="pickup_code_unknown")
     if r.pickup_point_id != point.id:
-        raise PickupRefused("此核销码不属于本领取点。 This code is for another pickup point.",
+        raise PickupRefused(_("此核销码不属于本领取点。"),
                             code="pickup_code_other_point")
     if r.status == "handed_over":
-        raise PickupRefused("此核销码已使用。 This code was already used.", code="pickup_code_used")
+        raise PickupRefused(_("此核销码已使用。"), code="pickup_code_used")
     if r.status == "cancelled":
-        raise PickupRefused("此兑换已取消。 This redemption was cancelled.", code="pickup_code_cancelled")
+        raise PickupRefused(_("此兑换已取消。"), code="pickup_code_cancelled")
     if r.status == "expired" or clock.as_utc(r.pickup_deadline) <= clock.now():
-        raise PickupRefused("此核销码已过期。 This code has expired.", code="pickup_code_expired")
+        raise PickupRefused(_("此核销码已过期。"), code="pickup_code_expired")
     return r
 
 
 def hand_over(user, point_id: int, code) -> Redemption:
     r = find_for_pickup(user, point_id, code)
     if r.approval == "pending":
-        raise PickupRefused("贵重奖品尚待第二位管理员审批。 This high-value prize awaits a second admin's approval.",
+        raise PickupRefused(_("贵重奖品尚待第二位管理员审批。"),
                             code="awaiting_approval")
     return _mark_handed_over(user, r, Redemption.pickup_deadline > clock.now())
 
@@ -695,7 +697,7 @@ def _mark_handed_over(user, r: Redemption, *conditions) -> Redemption:
         .values(status="handed_over", closed_at=clock.now(), handed_over_by_user_id=user.id)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise PickupRefused("此核销码已使用。 This code was already used.", code="pickup_code_used")
+        raise PickupRefused(_("此核销码已使用。"), code="pickup_code_used")
     db.session.refresh(r)
     audit.record(user, "redemption.hand_over", "redemption", r.id, org_id=r.prize.org_id,
                  after={"prize_id": r.prize_id, "quantity": r.quantity, "pickup_point_id": r.pickup_point_id})
@@ -707,13 +709,13 @@ def _mark_handed_over(user, r: Redemption, *conditions) -> Redemption:
 def redemption_in_scope(scope: Organisation, redemption_id: int) -> Redemption:
     r = _get(Redemption, redemption_id)
     if r is None or not scope.contains(r.prize.org):
-        raise RedemptionNotFound("redemption not found")
+        raise RedemptionNotFound(_("没有这条兑换记录。"))
     return r
 
 
 def _second_admin(actor, r: Redemption) -> None:
     if actor.id in (r.prize.created_by_user_id, r.prize.updated_by_user_id):
-        raise Forbidden("贵重奖品须由另一位管理员审批。 A different admin from the one who set up the prize must approve.",
+        raise Forbidden(_("贵重奖品须由另一位管理员审批。"),
                         code="second_admin_required")
 
 
@@ -725,7 +727,7 @@ def approve(actor, scope: Organisation, redemption_id: int) -> Redemption:
         .values(approval="approved", approved_by_user_id=actor.id)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise Conflict("this redemption is not awaiting approval", code="not_pending")
+        raise Conflict(_("这条兑换不在待审批状态。"), code="not_pending")
     db.session.refresh(r)
     notify_pickup_ready(r)
     audit.record(actor, "redemption.approve", "redemption", r.id, org_id=r.prize.org_id,
@@ -737,7 +739,7 @@ def reject(actor, scope: Organisation, redemption_id: int) -> Redemption:
     r = redemption_in_scope(scope, redemption_id)
     _second_admin(actor, r)
     if r.approval != "pending":
-        raise Conflict("this redemption is not awaiting approval", code="not_pending")
+        raise Conflict(_("这条兑换不在待审批状态。"), code="not_pending")
     _close(r, "cancelled", actor.id)
     audit.record(actor, "redemption.reject", "redemption", r.id, org_id=r.prize.org_id,
                  after={"prize_id": r.prize_id, "member_id": r.member_id, "refunded": r.points_spent})
@@ -747,9 +749,9 @@ def reject(actor, scope: Organisation, redemption_id: int) -> Redemption:
 def mark_delivered(actor, scope: Organisation, redemption_id: int) -> Redemption:
     r = redemption_in_scope(scope, redemption_id)
     if r.fulfilment != "delivery":
-        raise Conflict("pickup prizes are handed over with their code", code="not_delivery")
+        raise Conflict(_("到点领取的奖品凭核销码领取。"), code="not_delivery")
     if r.approval == "pending":
-        raise PickupRefused("贵重奖品尚待第二位管理员审批。 This high-value prize awaits a second admin's approval.",
+        raise PickupRefused(_("贵重奖品尚待第二位管理员审批。"),
                             code="awaiting_approval")
     return _mark_handed_over(actor, r)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import Numeric, case, cast, func, select
 
 from ..audit import service as audit
@@ -29,7 +30,7 @@ def rules_in_scope(scope: Organisation):
 def get_rule_in_scope(scope: Organisation, rule_id: int) -> PromotionRule:
     rule = db.session.get(PromotionRule, rule_id)
     if rule is None or not scope.contains(rule.org):
-        raise NotFound("promotion rule not found")
+        raise NotFound(_("没有这个优惠活动。"))
     return rule
 
 
@@ -80,7 +81,7 @@ def edit_rule(actor, scope: Organisation, rule: PromotionRule, data: dict) -> Pr
 
 def set_status(actor, rule: PromotionRule, status: str) -> PromotionRule:
     if status not in ("active", "paused"):
-        raise ValidationError("status must be active or paused", details={"fields": {"status": ["unknown"]}})
+        raise ValidationError(_("状态须为进行中或已暂停。"), details={"fields": {"status": [_("不认识的状态")]}})
     if rule.status != status:
         before = rule.status
         rule.status = status

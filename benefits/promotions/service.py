@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import BigInteger, String, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -172,7 +173,7 @@ def apply(p: Purchase, member_id: int, live: LiveState, reread: Callable[[], Liv
             overrides.update(refused)
         else:   # SQL refused a step: read the counters as they are now
             live, overrides = reread(), {}
-    raise OfferChanged("优惠名额刚刚变化，请再次确认收款。 The offers changed while paying; please confirm again.")
+    raise OfferChanged(_("优惠名额刚刚变化，请再次确认收款。"))
 
 
 _LIMIT = bindparam("b_limit")
@@ -266,11 +267,11 @@ def give_back(*, usage_key: str, discount_back_by_rule: dict[int, int], full_ref
     by_rule = {u.rule_id: u for u in usages}
     unknown = set(discount_back_by_rule) - set(by_rule)
     if unknown:
-        raise NotFound("no promotion usage for this transaction and rule", details={"rule_ids": sorted(unknown)})
+        raise NotFound(_("这笔交易没有用过这个优惠活动。"), details={"rule_ids": sorted(unknown)})
     for u in usages:
         back = u.discount_fen - u.returned_fen if full_refund else discount_back_by_rule.get(u.rule_id, 0)
         if back < 0 or u.returned_fen + back > u.discount_fen:
-            raise ValidationError("cannot give back more discount than was given",
+            raise ValidationError(_("退回的优惠不能多于给出的优惠。"),
                                   details={"rule_id": u.rule_id, "left_fen": u.discount_fen - u.returned_fen})
         use_back = full_refund and not u.use_returned
         if use_back:

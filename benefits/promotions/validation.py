@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..errors import ValidationError
@@ -174,7 +175,7 @@ def clean_terms(data: dict, scope: Organisation, rule=None) -> dict:
     terms["priority"] = _int(data, "priority", errors, low=-1000, high=1000, default=0) or 0
     terms["combinable"] = bool(data.get("combinable"))
     if errors:
-        raise ValidationError("Some fields are missing or invalid.", details={"fields": dict(errors)})
+        raise ValidationError(_("有的项目没填或填得不对。"), details={"fields": dict(errors)})
     return terms
 
 

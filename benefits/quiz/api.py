@@ -7,6 +7,7 @@ Admin: /admin/job-types, /admin/questions (+ /import, /<id>), /admin/quizzes (+ 
 """
 from flask import current_app, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -170,14 +171,14 @@ class QuestionImport(MethodView):
         """Multipart `file` (xlsx, csv, gift or aiken). Any problem imports nothing unless skip_bad."""
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise ValidationError("choose a file", details={"fields": {"file": "required"}})
+            raise ValidationError(_("请选择文件。"), details={"fields": {"file": _("必填")}})
         fmt = args["format"] or importers.detect_format(upload.filename)
         limit = current_app.config["WEB_IMPORT_MAX_ROWS"]
         try:
             questions, problems = importers.parse(upload.read(), fmt, args["job_type"],
                                                   current_app.config["XLSX_MAX_UNCOMPRESSED"], max_rows=limit)
         except importers.TooManyRows:
-            raise ValidationError(f"more than {limit} questions for a web upload; use `flask quiz import`",
+            raise ValidationError(_("题目过多（网页最多 %(n)s 道），请使用命令行导入（flask quiz import）。", n=limit),
                                   code="too_many_rows", details={"max_rows": limit}) from None
         except importers.FileProblem as exc:
             raise ValidationError(str(exc), code="bad_file") from None

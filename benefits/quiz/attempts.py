@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import clock
@@ -56,9 +57,9 @@ def start_attempt(member_id: int, quiz_id: int) -> dict:
     rows = store.start_rows(member_id, quiz_id, day)
     quiz = rows[0] if rows else None
     if quiz is None or quiz["org_id"] not in quizzes.eligible_org_ids(quiz["member_path"]):
-        raise NotFound("quiz not found")
+        raise NotFound(_("没有这个答题活动。"))
     if not quizzes.is_open(quiz["is_enabled"], quiz["opens_at"], quiz["closes_at"], at):
-        raise QuizClosed("本次答题未开放或已结束。 This quiz is not open.")
+        raise QuizClosed(_("本次答题未开放或已结束。"))
     mine = [r for r in rows if r["a_id"] is not None]
     # an open attempt past its time is still handed in (and graded on what was saved in time)
     # unless the quiz refuses late submissions: then the member may start afresh
@@ -79,12 +80,12 @@ def start_attempt(member_id: int, quiz_id: int) -> dict:
 def _refuse_over_limits(quiz, taken_today: int, at: datetime) -> None:
     """Attempts per China day, and the minimum delay since the member's latest start."""
     if quiz["attempts_per_day"] is not None and taken_today >= quiz["attempts_per_day"]:
-        raise LimitReached("今天的答题次数已用完。 No attempts left today.", code="attempts_per_day",
+        raise LimitReached(_("今天的答题次数已用完。"), code="attempts_per_day",
                            details={"attempts_per_day": quiz["attempts_per_day"]})
     if quiz["min_delay_seconds"] and quiz["latest_start"] is not None:
         wait = (quiz["latest_start"] + timedelta(seconds=quiz["min_delay_seconds"]) - at).total_seconds()
         if wait > 0:
-            raise LimitReached("请稍后再试。 Please wait before the next attempt.", code="too_soon",
+            raise LimitReached(_("请稍后再试。"), code="too_soon",
                                details={"retry_after_seconds": int(wait) + 1})
 
 
@@ -93,11 +94,11 @@ def begin(attempt: dict, questions: list, rng: random.Random, quiz) -> dict:
     options), each with its own shuffle of its options; the member's view of it. `quiz` has the
     quiz's title and mode (None for wrong-book practice)."""
     if not questions:
-        raise Conflict("题库中没有可用的题目。 There are no questions to draw.", code="no_questions")
+        raise Conflict(_("题库中没有可用的题目。"), code="no_questions")
     orders = [grading.shuffled_order(len(q.options), rng) for q in questions]
     attempt_id = store.insert_attempt(attempt, questions, orders)
     if attempt_id is None:
-        raise LimitReached("另一场答题刚刚开始。 Another attempt just started.", code="attempt_in_progress")
+        raise LimitReached(_("另一场答题刚刚开始。"), code="attempt_in_progress")
     items = [{"position": n, "kind": q.kind, "stem": q.stem, "options": q.options, "option_order": order,
               "chosen": None} for n, (q, order) in enumerate(zip(questions, orders), start=1)]
     return grading.member_view({**attempt, "id": attempt_id, "status": "open", "submitted_at": None}, quiz, items,
@@ -108,7 +109,7 @@ def _read(member_id: int, attempt_id: int) -> tuple[dict, dict | None, list[dict
     """The member's own attempt as (attempt, its quiz's rules or None for practice, items)."""
     rows = store.attempt_rows(member_id, attempt_id)
     if not rows:
-        raise NotFound("attempt not found")
+        raise NotFound(_("没有这次答题。"))
     head = rows[0]
     attempt = {c: head[c] for c in store.ATTEMPT_COLUMNS}
     quiz = {c: head[c] for c in store.QUIZ_RULES} if head["quiz_id"] is not None else None
@@ -129,12 +130,12 @@ def _choices(items: list[dict], answers: dict) -> dict[int, str]:
     for key, shown in answers.items():
         item = by_position.get(row_id(str(key)))
         if item is None:
-            raise ValidationError("no such question in this attempt", details={"fields": {str(key): "unknown"}})
+            raise ValidationError(_("这次答题没有这道题。"), details={"fields": {str(key): _("没有这道题")}})
         letters = "".join(sorted({str(s).upper() for s in shown or []}))
         if not letters or any(ch not in grading.LETTERS[:len(item["option_order"])] for ch in letters):
-            raise ValidationError("answer is not one of the options", details={"fields": {str(key): "invalid"}})
+            raise ValidationError(_("答案不是这道题的选项。"), details={"fields": {str(key): _("不是选项")}})
         if item["kind"] != "multiple" and len(letters) != 1:
-            raise ValidationError("choose exactly one option", details={"fields": {str(key): "one option"}})
+            raise ValidationError(_("请只选一个选项。"), details={"fields": {str(key): _("只能选一个")}})
         chosen[item["position"]] = grading.to_original(item["option_order"], letters)
     return chosen
 
@@ -145,13 +146,13 @@ def save_answers(member_id: int, attempt_id: int, answers: dict) -> dict:
     given stays (its feedback was shown)."""
     attempt, quiz, items = _read(member_id, attempt_id)
     if attempt["status"] != "open":
-        raise AttemptSubmitted("这次答题已经交卷。 This attempt was already submitted.")
+        raise AttemptSubmitted(_("这次答题已经交卷。"))
     at = clock.now()
     if quiz is not None and not _in_time(attempt["deadline_at"], quiz["grace_seconds"], at):
-        raise TimeUp("答题时间已到，答案未保存。 Time is up; the answer was not saved.")
+        raise TimeUp(_("答题时间已到，答案未保存。"))
     stored = store.save_answers(attempt_id, _choices(items, answers), at, keep_given=grading.gives_feedback(quiz))
     if stored is None:
-        raise AttemptSubmitted("这次答题已经交卷。 This attempt was already submitted.")
+        raise AttemptSubmitted(_("这次答题已经交卷。"))
     for item in items:
         item["chosen"], item["answered_at"] = stored.get(item["position"], (item["chosen"], item["answered_at"]))
     return grading.member_view(attempt, quiz, items, at)
@@ -173,7 +174,7 @@ def submit_attempt(member_id: int, attempt_id: int, answers: dict | None = None)
     cutoff = _cutoff(attempt["deadline_at"], quiz["grace_seconds"]) if quiz else None
     late = cutoff is not None and at > cutoff
     if late and quiz["late_policy"] == "refuse":
-        raise TimeUp("已超过答题时限，不能交卷。 The time limit has passed; the attempt is refused.")
+        raise TimeUp(_("已超过答题时限，不能交卷。"))
     if answers and not late:
         keep_given = grading.gives_feedback(quiz)
         for position, chosen in _choices(items, answers).items():
@@ -193,7 +194,7 @@ def submit_attempt(member_id: int, attempt_id: int, answers: dict | None = None)
         except points.DuplicateEntry:
             # the award is in the ledger already, so the attempt was handed in: the request's unit
             # of work rolls this claim back
-            raise AttemptSubmitted("这次答题已经交卷。 This attempt was already submitted.") from None
+            raise AttemptSubmitted(_("这次答题已经交卷。")) from None
     attempt.update(totals, status="submitted", submitted_at=at)
     return grading.member_view(attempt, quiz, items, at)
 

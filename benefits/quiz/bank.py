@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from .. import clock
@@ -24,7 +25,7 @@ MANAGER_LEVELS = ("province", "city")
 
 def require_bank_manager(actor) -> None:
     if actor is None or actor.role != "admin" or actor.org.level not in MANAGER_LEVELS:
-        raise Forbidden("只有省、市级工会管理员可以管理题库。 Only province and city admins manage the bank.")
+        raise Forbidden(_("只有省、市级工会管理员可以管理题库。"))
 
 
 def job_types(enabled_only: bool = False) -> list[JobType]:
@@ -46,10 +47,10 @@ def create_job_type(actor, code: str, name: str) -> JobType:
         require_bank_manager(actor)
     code, name = (code or "").strip(), (name or "").strip()
     if not code or not name or len(code) > 32 or len(name) > 64:
-        raise ValidationError("job type code and name are required",
-                              details={"fields": {"code": "required", "name": "required"}})
+        raise ValidationError(_("请填写工种代码（最多 32 位）和名称（最多 64 个字）。"),
+                              details={"fields": {"code": _("必填"), "name": _("必填")}})
     if db.session.scalar(select(JobType.id).where(or_(JobType.code == code, JobType.name == name))):
-        raise Conflict(f"工种 {name} 已存在 (job type exists)", code="job_type_exists")
+        raise Conflict(_("工种 %(name)s 已存在", name=name), code="job_type_exists")
     job_type = JobType(code=code, name=name, next_position=1, is_enabled=True)
     db.session.add(job_type)
     db.session.flush()
@@ -62,7 +63,7 @@ def create_job_type(actor, code: str, name: str) -> JobType:
 def get_job_type(job_type_id: int) -> JobType:
     job_type = db.session.get(JobType, job_type_id)
     if job_type is None:
-        raise NotFound("job type not found")
+        raise NotFound(_("没有这个工种。"))
     return job_type
 
 
@@ -111,7 +112,7 @@ def create_question(actor, data: dict) -> Question:
     job_type = get_job_type(int(data.get("job_type_id") or 0))
     clean, errors = normalise_question({**data, "job_type": job_type.name})
     if errors:
-        raise ValidationError("question is invalid", details={"problems": errors})
+        raise ValidationError(_("题目有误。"), details={"problems": errors})
     question = Question(**question_values(clean, job_type, _reserve_positions(job_type.id, 1)))
     db.session.add(question)
     db.session.flush()
@@ -125,7 +126,7 @@ def set_question_enabled(actor, question_id: int, enabled: bool) -> Question:
     require_bank_manager(actor)
     question = db.session.get(Question, question_id)
     if question is None:
-        raise NotFound("question not found")
+        raise NotFound(_("没有这道题。"))
     before = question.is_enabled
     question.is_enabled = enabled
     db.session.flush()
@@ -144,7 +145,7 @@ def import_questions(actor, questions: list[dict], problems: list[dict], *, skip
     known = resolve_job_types({q["job_type"] for q in questions if q["job_type"]})
     for q in questions:
         if q["job_type"] and q["job_type"] not in known:
-            problems.append({"line": q["line"], "message": f"未知工种“{q['job_type']}” (unknown job type)"})
+            problems.append({"line": q["line"], "message": _("未知工种“%(name)s”", name=q["job_type"])})
     bad_lines = {p["line"] for p in problems}
     good = [q for q in questions if q["line"] not in bad_lines]
     problems.sort(key=lambda p: p["line"])

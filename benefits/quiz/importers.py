@@ -10,6 +10,7 @@ import io
 import re
 import zipfile
 
+from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
 
 from ..spreadsheets import UnsafeSpreadsheet, check_xlsx_archive, safe_cell, unescape_cell
@@ -34,7 +35,7 @@ class TooManyRows(FileProblem):
     """More questions than `max_rows`: reading stopped at the first one beyond it."""
 
     def __init__(self, max_rows: int):
-        super().__init__(f"题目超过 {max_rows} 道 (more than {max_rows} questions)")
+        super().__init__(_("题目超过 %(n)s 道", n=max_rows))
         self.max_rows = max_rows
 
 
@@ -54,10 +55,10 @@ def _int(value: str, default: int, low: int, high: int, name: str, errors: list[
     try:
         number = int(value)
     except ValueError:
-        errors.append(f"{name}必须是整数 ({name} must be a whole number)")
+        errors.append(_("%(name)s必须是整数", name=name))
         return default
     if not low <= number <= high:
-        errors.append(f"{name}应在 {low}–{high} 之间 ({name} must be {low}–{high})")
+        errors.append(_("%(name)s应在 %(low)s–%(high)s 之间", name=name, low=low, high=high))
     return number
 
 
@@ -66,46 +67,46 @@ def normalise_question(raw: dict) -> tuple[dict, list[str]]:
     errors: list[str] = []
     kind = KIND_NAMES.get(_text(raw.get("kind")).lower()) or KIND_NAMES.get(_text(raw.get("kind")))
     if kind is None:
-        errors.append("题型应为 单选/多选/判断 (kind must be single, multiple or truefalse)")
+        errors.append(_("题型应为 单选/多选/判断"))
     stem = _text(raw.get("stem"))
     if not stem:
-        errors.append("题干不能为空 (stem is empty)")
+        errors.append(_("题干不能为空"))
     elif len(stem) > 2000:
-        errors.append("题干过长 (stem longer than 2000 characters)")
+        errors.append(_("题干过长（最多 2000 个字）"))
     options = [_text(o) for o in raw.get("options") or []]
     while options and options[-1] == "":
         options.pop()
     if kind == "truefalse" and not options:
         options = list(TRUE_FALSE_OPTIONS)
     if "" in options:
-        errors.append("选项中间不能留空 (an option in the middle is empty)")
+        errors.append(_("选项中间不能留空"))
     if len(options) > MAX_OPTIONS:
-        errors.append("最多 6 个选项 (at most 6 options)")
+        errors.append(_("最多 6 个选项"))
     if any(len(o) > 500 for o in options):
-        errors.append("选项过长 (an option is longer than 500 characters)")
+        errors.append(_("选项过长（最多 500 个字）"))
     minimum = 2
     if kind and len(options) < minimum:
-        errors.append("至少需要 2 个选项 (at least 2 options)")
+        errors.append(_("至少需要 2 个选项"))
     if kind == "truefalse" and len(options) != 2:
-        errors.append("判断题只能有 2 个选项 (true/false has exactly 2 options)")
+        errors.append(_("判断题只能有 2 个选项"))
     answer_raw = _text(raw.get("answer")).upper().replace(",", "").replace("，", "").replace(" ", "")
     if kind == "truefalse":
         answer = _TF_ANSWERS.get(answer_raw, "")
     else:
         answer = "".join(sorted(set(answer_raw)))
     if not answer or any(ch not in LETTERS[:len(options)] for ch in answer):
-        errors.append(f"答案“{answer_raw}”不是有效的选项字母 (answer must be option letters)")
+        errors.append(_("答案“%(answer)s”不是有效的选项字母", answer=answer_raw))
     elif kind in ("single", "truefalse") and len(answer) != 1:
-        errors.append("单选/判断题只能有一个答案 (single choice has exactly one answer)")
+        errors.append(_("单选/判断题只能有一个答案"))
     elif kind == "multiple" and len(answer) < 2:
-        errors.append("多选题至少两个正确答案 (multiple choice needs two or more right options)")
+        errors.append(_("多选题至少两个正确答案"))
     score = _int(_text(raw.get("score")), 1, 1, 100, "分值", errors)
     difficulty = _int(_text(raw.get("difficulty")), 2, 1, 5, "难度", errors)
     raw_tags = raw.get("tags")
     raw_tags = ",".join(map(str, raw_tags)) if isinstance(raw_tags, (list, tuple)) else _text(raw_tags)
     tags = [t.strip() for t in re.split(r"[,，;；\s]+", raw_tags) if t.strip()]
     if any("," in t or len(t) > 30 for t in tags):
-        errors.append("标签过长 (a tag is longer than 30 characters)")
+        errors.append(_("标签过长（每个最多 30 个字）"))
     question = {"job_type": _text(raw.get("job_type")), "kind": kind, "stem": stem, "options": options,
                 "answer": answer, "score": score, "difficulty": difficulty, "tags": tags,
                 "explanation": _text(raw.get("explanation"))[:4000]}
@@ -131,7 +132,7 @@ def parse_rows(rows, first_line: int = 2, max_rows: int | None = None) -> tuple[
             raise TooManyRows(max_rows)
         question, errors = normalise_question(_row_to_raw(values))
         if not question["job_type"]:
-            errors.insert(0, "工种不能为空 (job type is empty)")
+            errors.insert(0, _("工种不能为空"))
         question["line"] = number
         questions.append(question)
         problems.extend({"line": number, "message": e} for e in errors)
@@ -141,12 +142,12 @@ def parse_rows(rows, first_line: int = 2, max_rows: int | None = None) -> tuple[
 def _check_header(header) -> None:
     names = [_text(h) for h in (header or [])][:len(HEADERS)]
     if names[:3] != HEADERS[:3]:
-        raise FileProblem("第 1 行应为模板表头：" + ",".join(HEADERS) + " (row 1 must be the template header)")
+        raise FileProblem(_("第 1 行应为模板表头：%(headers)s", headers=",".join(HEADERS)))
 
 
 def _no_nul(text: str) -> str:
     if "\x00" in text:  # PostgreSQL text cannot hold NUL
-        raise FileProblem("文件中含有空字符（NUL），不是文本文件 (the file contains NUL characters)")
+        raise FileProblem(_("文件中含有空字符（NUL），不是文本文件"))
     return text
 
 
@@ -157,16 +158,16 @@ def parse_csv(data: bytes, max_rows: int | None = None) -> tuple[list[dict], lis
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise FileProblem("文件编码无法识别，请另存为 UTF-8 (save the file as UTF-8)") from None
+            raise FileProblem(_("文件编码无法识别，请另存为 UTF-8")) from None
     rows = csv.reader(io.StringIO(_no_nul(text)))
     try:
         header = next(rows, None)
         if header is None:
-            raise FileProblem("文件是空的 (the file is empty)")
+            raise FileProblem(_("文件是空的"))
         _check_header(header)
         return parse_rows(rows, max_rows=max_rows)
-    except csv.Error as exc:
-        raise FileProblem(f"CSV 文件无法读取 (the CSV file cannot be read: {exc})") from None
+    except csv.Error:
+        raise FileProblem(_("CSV 文件无法读取")) from None
 
 
 def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024,
@@ -174,21 +175,21 @@ def parse_xlsx(data: bytes, max_uncompressed: int = 64 * 1024 * 1024,
     try:
         check_xlsx_archive(data, max_uncompressed)
     except UnsafeSpreadsheet as exc:
-        raise FileProblem(f"XLSX 文件被拒绝 ({exc})") from None
+        raise FileProblem(_("XLSX 文件被拒绝：%(reason)s", reason=exc)) from None
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise FileProblem("不是有效的 XLSX 文件 (not a valid XLSX file)") from None
+        raise FileProblem(_("不是有效的 XLSX 文件")) from None
     try:
         rows = workbook.active.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
-            raise FileProblem("文件是空的 (the file is empty)")
+            raise FileProblem(_("文件是空的"))
         _check_header(header)
         return parse_rows(rows, max_rows=max_rows)  # read-only mode streams the sheet: stops early
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
         # a damaged sheet shows only when its rows are read (ElementTree's ParseError is a SyntaxError)
-        raise FileProblem("不是有效的 XLSX 文件 (not a valid XLSX file)") from None
+        raise FileProblem(_("不是有效的 XLSX 文件")) from None
     finally:
         workbook.close()
 
@@ -220,12 +221,12 @@ def parse_aiken(text: str, job_type: str) -> tuple[list[dict], list[dict]]:
             stem = None
         elif option:
             if len(options) >= len(LETTERS) or option.group(1) != LETTERS[len(options)]:
-                problems.append({"line": number, "message": "选项字母应按 A–F 顺序 (options must be lettered A to F in order)"})
+                problems.append({"line": number, "message": _("选项字母应按 A–F 顺序")})
             options.append(option.group(2))
         else:
-            problems.append({"line": number, "message": "应为选项（A. …）或 ANSWER: 行 (expected an option line or ANSWER:)"})
+            problems.append({"line": number, "message": _("应为选项（A. …）或 ANSWER: 行")})
     if stem is not None:
-        problems.append({"line": start, "message": "题目缺少 ANSWER: 行 (question has no ANSWER: line)"})
+        problems.append({"line": start, "message": _("题目缺少 ANSWER: 行")})
     return questions, problems
 
 
@@ -271,11 +272,11 @@ def _gift_one(body: str) -> tuple[dict | None, str | None]:
     if title:
         body = body[title.end():]
     if "{" not in body:
-        return None, "不支持的 GIFT 题型：描述 (unsupported GIFT type: description)"
+        return None, _("不支持的 GIFT 题型：描述")
     opening = body.index("{")
     closing = body.find("}", opening)
     if closing < 0:
-        return None, "缺少右花括号 } (missing closing brace)"
+        return None, _("缺少右花括号 }")
     before, inside, after = body[:opening], body[opening + 1:closing].strip(), body[closing + 1:]
     stem = _unescape(before + ("____" + after if after.strip() else ""))
     general = ""
@@ -283,18 +284,18 @@ def _gift_one(body: str) -> tuple[dict | None, str | None]:
         inside, general = inside.split("####", 1)
         inside = inside.strip()
     if inside == "":
-        return None, "不支持的 GIFT 题型：问答 (unsupported GIFT type: essay)"
+        return None, _("不支持的 GIFT 题型：问答")
     if inside.startswith("#"):
-        return None, "不支持的 GIFT 题型：数值 (unsupported GIFT type: numerical)"
+        return None, _("不支持的 GIFT 题型：数值")
     head = inside.split("#", 1)[0].strip().upper()
     if head in _TF:
         return {"kind": "truefalse", "stem": stem, "options": list(TRUE_FALSE_OPTIONS), "answer": _TF[head],
                 "explanation": _unescape(general)}, None
     if "->" in inside:
-        return None, "不支持的 GIFT 题型：匹配 (unsupported GIFT type: matching)"
+        return None, _("不支持的 GIFT 题型：匹配")
     parts = re.findall(r"([=~])([^=~]*)", inside)
     if not parts or "~" not in {p[0] for p in parts}:
-        return None, "不支持的 GIFT 题型：填空/简答 (unsupported GIFT type: short answer)"
+        return None, _("不支持的 GIFT 题型：填空/简答")
     options, answer = [], ""
     for marker, text in parts:
         text = text.split("#", 1)[0].strip()
@@ -323,7 +324,7 @@ def parse_gift(text: str, job_type: str) -> tuple[list[dict], list[dict]]:
         raw["job_type"] = category or job_type
         question, errors = normalise_question(raw)
         if not question["job_type"]:
-            errors.insert(0, "未指定工种：请用 $CATEGORY: 或选择工种 (no job type: use $CATEGORY: or choose one)")
+            errors.insert(0, _("未指定工种：请用 $CATEGORY: 或选择工种"))
         question["line"] = start
         questions.append(question)
         problems.extend({"line": start, "message": e} for e in errors)
@@ -348,13 +349,13 @@ def parse(data: bytes, fmt: str, job_type: str = "", max_uncompressed: int = 64 
     try:
         text = _no_nul(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise FileProblem("文本文件应为 UTF-8 编码 (text files must be UTF-8)") from None
+        raise FileProblem(_("文本文件应为 UTF-8 编码")) from None
     if fmt == "gift":
         questions, problems = parse_gift(text, job_type)
     elif fmt == "aiken":
         questions, problems = parse_aiken(text, job_type)
     else:
-        raise FileProblem("不支持的文件格式，请用 xlsx/csv/gift/aiken (unsupported format)")
+        raise FileProblem(_("不支持的文件格式，请用 xlsx/csv/gift/aiken"))
     if max_rows is not None and len(questions) > max_rows:
         raise TooManyRows(max_rows)
     return questions, problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import clock
@@ -35,7 +36,7 @@ def leaderboard(*, quiz_id: int | None = None, job_type_id: int | None = None, p
     """Members by points earned in the period; ties go to whoever reached the total first.
     Members who left, or whose login is disabled, are not listed."""
     if period not in PERIODS:
-        raise ValidationError("period must be week, month or all", details={"fields": {"period": "invalid"}})
+        raise ValidationError(_("时段须为本周、本月或全部。"), details={"fields": {"period": _("格式不对")}})
     start = period_start(period)
     if quiz_id is not None:
         total = func.sum(Attempt.points_awarded)
@@ -47,7 +48,7 @@ def leaderboard(*, quiz_id: int | None = None, job_type_id: int | None = None, p
             .join(AttemptQuestion, AttemptQuestion.attempt_id == Attempt.id) \
             .where(AttemptQuestion.job_type_id == job_type_id, AttemptQuestion.points > 0, Attempt.quiz_id.is_not(None))
     else:
-        raise ValidationError("choose a quiz or a job type", details={"fields": {"quiz_id": "required"}})
+        raise ValidationError(_("请选择答题活动或工种。"), details={"fields": {"quiz_id": _("必填")}})
     stmt = stmt.where(Attempt.status == "submitted")
     if start is not None:
         stmt = stmt.where(Attempt.submitted_at >= start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import clock
@@ -24,24 +25,24 @@ QUIZ_FIELDS = ("title", "job_type_ids", "tags", "question_count", "mode", "time_
 def _check_quiz(values: dict) -> None:
     errors = {}
     if not values.get("title"):
-        errors["title"] = "required"
+        errors["title"] = _("必填")
     ids = values.get("job_type_ids") or []
     if not ids or len(ids) != len(db.session.scalars(select(JobType.id).where(JobType.id.in_(ids))).all()):
-        errors["job_type_ids"] = "choose one or more existing job types"
+        errors["job_type_ids"] = _("请选择一个或多个已有工种")
     if values.get("mode") not in QUIZ_MODES:
-        errors["mode"] = "practice or scored"
+        errors["mode"] = _("须为练习或计分")
     if values.get("late_policy") not in LATE_POLICIES:
-        errors["late_policy"] = "grade_saved or refuse"
+        errors["late_policy"] = _("须为按已保存的答案评分或不予受理")
     if values.get("opens_at") and values.get("closes_at") and values["closes_at"] <= values["opens_at"]:
-        errors["closes_at"] = "must be after opens_at"
+        errors["closes_at"] = _("须晚于开始时间")
     if errors:
-        raise ValidationError("quiz settings are invalid", details={"fields": errors})
+        raise ValidationError(_("答题活动设置有误。"), details={"fields": errors})
 
 
 def _org_in_scope(scope: Organisation, org_id: int) -> None:
     org = db.session.get(Organisation, org_id)
     if org is None or not scope.contains(org):
-        raise NotFound("organisation not found")
+        raise NotFound(_("没有这个组织。"))
 
 
 def create_quiz(actor, scope: Organisation, data: dict) -> Quiz:
@@ -84,7 +85,7 @@ def quizzes_in_scope(scope: Organisation):
 def get_quiz_in_scope(scope: Organisation, quiz_id: int) -> Quiz:
     quiz = db.session.get(Quiz, quiz_id)
     if quiz is None or not scope.contains(db.session.get(Organisation, quiz.org_id)):
-        raise NotFound("quiz not found")
+        raise NotFound(_("没有这个答题活动。"))
     return quiz
 
 
@@ -118,5 +119,5 @@ def quizzes_for_member(member: Member) -> list[Quiz]:
 def get_quiz_for_member(member: Member, quiz_id: int) -> Quiz:
     quiz = db.session.get(Quiz, quiz_id)
     if quiz is None or quiz.org_id not in eligible_org_ids(member.org.path):
-        raise NotFound("quiz not found")
+        raise NotFound(_("没有这个答题活动。"))
     return quiz

@@ -419,5 +419,5 @@ def _download(rows, fmt: str, name: str):
     elif fmt == "csv":
         data, mime = importers.write_csv(rows), "text/csv"
     else:
-        raise NotFound("unknown format")
+        raise NotFound(_("不支持这种文件格式。"))
     return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=f"{name}.{fmt}")

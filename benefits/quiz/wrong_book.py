@@ -3,6 +3,7 @@ WRONG_BOOK_STREAK_TO_LEAVE times in a row (grading.book_moves, filed by each sub
 practice from it (immediate feedback, no points). Services flush, never commit."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -35,7 +36,7 @@ def start_practice(member_id: int) -> dict:
     if open_id is not None:
         return attempts.attempt_view(member_id, open_id)
     if not book:
-        raise Conflict("错题本是空的。 The wrong-answer book is empty.", code="wrong_book_empty")
+        raise Conflict(_("错题本是空的。"), code="wrong_book_empty")
     rng = draw.draw_rng()
     questions = draw.by_ids(rng.sample(book, min(PRACTICE_SIZE, len(book))))
     return attempts.begin({"quiz_id": None, "member_id": member_id, "day": day, "day_seq": taken_today + 1,

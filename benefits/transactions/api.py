@@ -12,6 +12,7 @@ import json
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -46,9 +47,9 @@ def till_caller_required(view):
     def wrapper(*args, **kwargs):
         if not terminal_key_from_request():
             if not current_user.is_authenticated:
-                raise NotAuthenticated("请使用终端密钥或收银员账号。 Use a terminal key or sign in as a cashier.")
+                raise NotAuthenticated(_("请使用终端密钥或收银员账号。"))
             if current_user.role != "merchant_staff":
-                raise Forbidden("Only merchant tills and cashiers may use the till API.")
+                raise Forbidden(_("只有商家收银台和收银员可以使用收银接口。"))
         return view(*args, **kwargs)
     return wrapper
 
@@ -75,7 +76,7 @@ def idempotency_scope(action: str, ref: service.TillRef) -> str:
 def required_key() -> str:
     key = idempotency.request_key()
     if key is None:
-        raise ValidationError("此请求需要 Idempotency-Key 请求头。 This request needs an Idempotency-Key header.",
+        raise ValidationError(_("此请求需要 Idempotency-Key 请求头。"),
                               code="idempotency_key_required")
     return key
 

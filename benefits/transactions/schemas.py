@@ -1,4 +1,5 @@
 """Till requests and answers. Amounts come in as yuan strings ("12.34") and leave as `*_fen`."""
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..inputs import Integer
@@ -10,11 +11,11 @@ class Yuan(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float):
-            raise ValidationError("send the amount as a string such as \"12.34\"")
+            raise ValidationError(_("金额请以文字发送，如 \"12.34\"。"))
         try:
             return parse_yuan(value)
-        except MoneyFormatError as exc:
-            raise ValidationError(str(exc)) from None
+        except MoneyFormatError:
+            raise ValidationError(_("金额格式不对：请输入大于零、最多两位小数的金额，如 128.50。")) from None
 
 
 class TillPaymentArgs(Schema):
@@ -31,7 +32,7 @@ class TillPaymentArgs(Schema):
     @validates_schema
     def card_or_token(self, data, **kwargs):
         if not data.get("card_number") and not data.get("qr_token"):
-            raise ValidationError("card_number or qr_token is required", field_name="card_number")
+            raise ValidationError(_("请输入会员卡号或付款码"), field_name="card_number")
 
 
 class TillRefundArgs(Schema):

@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from .. import clock
@@ -23,7 +25,7 @@ from ..members import service as members
 from ..members.models import Card, Member
 from ..merchants import service as merchants
 from ..merchants.models import Merchant, Store, TerminalKey
-from ..money import split_fairly
+from ..money import format_yuan, split_fairly
 from ..orgs.models import Organisation
 from ..promotions import service as promotions
 from ..promotions.engine import Quote
@@ -117,7 +119,7 @@ def cashier_till_ref(user, store_id: int | None = None) -> TillRef:
         return TillRef(store_id=merchants.get_store(link.merchant, store_id).id, user=user)
     open_stores = [s for s in link.merchant.stores if s.is_open]
     if not open_stores:
-        raise Conflict("此商家还没有门店。 This merchant has no open store.", code="no_store")
+        raise Conflict(_("此商家还没有门店。"), code="no_store")
     return TillRef(store_id=open_stores[0].id, user=user)
 
 
@@ -187,7 +189,7 @@ def payment_read(ref: TillRef, *, amount_fen: int, day: date, card_number: str |
                 store=TillStore(store_id, store_name, bool(is_open)), user=ref.user, terminal_key_id=key_id)
     merchants.check_can_trade(till.merchant, till.store)
     if card_id is None:
-        raise NotFound("未找到此卡号。 No card with this number.", code="unknown_card")
+        raise NotFound(_("未找到此卡号。"), code="unknown_card")
     members.check_payable(card_status, member_status)
     card = PayCard(card_id, number, card_status, member_id,
                    PayMember(member_id, name, member_status, member_category, OrgRef(member_path)))
@@ -198,11 +200,10 @@ def payment_read(ref: TillRef, *, amount_fen: int, day: date, card_number: str |
 
 def check_amount(amount_fen) -> int:
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-        raise ValidationError("金额必须大于零。 The amount must be more than zero.",
-                              details={"fields": {"amount": "must be more than zero"}})
+        raise ValidationError(_("金额必须大于零。"), details={"fields": {"amount": _("须大于零")}})
     if amount_fen > MAX_AMOUNT_FEN:
-        raise ValidationError("金额过大。 The amount is too large for one card payment.",
-                              details={"fields": {"amount": "at most 100000.00"}})
+        raise ValidationError(_("金额过大。"),
+                              details={"fields": {"amount": _("最多 %(yuan)s 元", yuan=format_yuan(MAX_AMOUNT_FEN))}})
     return amount_fen
 
 
@@ -214,7 +215,7 @@ def is_pay_token(code: str) -> bool:
     return (code or "").strip().startswith(PAY_TOKEN_PREFIX)
 
 
-_QR_REFUSED = "付款码已失效，请让会员刷新后重新出示。 This pay code has expired or was already used; ask the member to refresh it."
+_QR_REFUSED = _l("付款码已失效，请让会员刷新后重新出示。")
 
 
 def _card_id_from_token(token: str, *, consume: bool) -> int:
@@ -241,11 +242,11 @@ def _read_payment(ref: TillRef, *, amount_fen: int, at: datetime, card_number: s
         card_id = _card_id_from_token(qr_token, consume=consume)
         return payment_read(ref, amount_fen=amount_fen, day=day, card_id=card_id), "qr"
     if not card_number:
-        raise ValidationError("请输入会员卡号或扫描付款码。 Enter a card number or scan the member's pay code.",
-                              details={"fields": {"card_number": "card number or pay code required"}})
+        raise ValidationError(_("请输入会员卡号或扫描付款码。"),
+                              details={"fields": {"card_number": _("请输入会员卡号或付款码")}})
     read = payment_read(ref, amount_fen=amount_fen, day=day, card_number=card_number)
     if not read.till.merchant.accepts_card_number:
-        raise ValidationError("本商家只接受会员付款码。 This merchant only accepts the member's pay code.",
+        raise ValidationError(_("本商家只接受会员付款码。"),
                               code="card_number_not_accepted")
     return read, "card_number"
 
@@ -258,7 +259,7 @@ def _purchase(read: PaymentRead, amount_fen: int, at: datetime):
 # --- quote and confirm ------------------------------------------------------------------------
 
 NOT_COMBINED_HINT = "所选的券不与优惠活动同享，本次不计优惠。"
-VOUCHERS_CHANGED = "券余额刚刚在别处变化，请再次确认收款。"
+VOUCHERS_CHANGED = _l("券余额刚刚在别处变化，请再次确认收款。")
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,7 @@ def transaction_body(t: dict, card_number: str) -> dict:
 def get_transaction_for_merchant(merchant: Merchant, transaction_id: int) -> CardTransaction:
     txn = db.session.get(CardTransaction, transaction_id)
     if txn is None or txn.merchant_id != merchant.id:
-        raise NotFound("未找到此交易。 No such transaction at this merchant.", code="unknown_transaction")
+        raise NotFound(_("未找到此交易。"), code="unknown_transaction")
     return txn
 
 
@@ -483,17 +484,16 @@ def refund_transaction(ref: TillRef, transaction_id: int, *, pay_fen: int | None
     left_discount = txn.discount_fen - txn.refunded_discount_fen
     left_voucher = txn.voucher_fen - txn.refunded_voucher_fen
     if left_pay == 0 and left_discount == 0 and left_voucher == 0:
-        raise Conflict("此交易已全额退款。", code="already_refunded")
+        raise Conflict(_("此交易已全额退款。"), code="already_refunded")
     if pay_fen is None:
         pay_fen = left_pay
     if not isinstance(pay_fen, int) or isinstance(pay_fen, bool) or pay_fen < 0 or (pay_fen == 0 and left_pay > 0):
-        raise ValidationError("退款金额必须大于零。 The refund must be more than zero.",
-                              details={"fields": {"amount": "must be more than zero"}})
+        raise ValidationError(_("退款金额必须大于零。"), details={"fields": {"amount": _("须大于零")}})
     if pay_fen > left_pay:
-        message = (f"退款金额超过可退金额 {left_pay / 100:.2f} 元。 The refund is larger than what is left to refund."
-                   if left_pay else "这笔交易会员没有付现金（由券或优惠支付），只能整笔退款：请不填金额。")
+        message = (_("退款金额超过可退金额 %(yuan)s 元。", yuan=format_yuan(left_pay)) if left_pay
+                   else _("这笔交易会员没有付现金（由券或优惠支付），只能整笔退款：请不填金额。"))
         raise ValidationError(message, code="refund_too_large",
-                              details={"fields": {"amount": "larger than what is left"}, "refundable_fen": left_pay})
+                              details={"fields": {"amount": _("超过可退金额")}, "refundable_fen": left_pay})
     is_final = pay_fen == left_pay
     new_refunded_pay = txn.refunded_pay_fen + pay_fen
     new_refunded_discount = voucher_rules.refunded_share(txn.discount_fen, txn.pay_fen, new_refunded_pay, is_final)
@@ -515,7 +515,7 @@ def refund_transaction(ref: TillRef, transaction_id: int, *, pay_fen: int | None
                 refunded_voucher_fen=new_refunded_voucher)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        raise Conflict("另一笔退款刚刚完成，请刷新后重试。 Another refund just went through; reload and retry.",
+        raise Conflict(_("另一笔退款刚刚完成，请刷新后重试。"),
                        code="refund_race")
     at = clock.now()
     day = clock.business_day(at)
@@ -545,7 +545,7 @@ def issue_pay_token(member: Member) -> tuple[str, datetime]:
     """A fresh one-time pay code for the member's active card, valid for about a minute."""
     card = member.current_card
     if card is None:
-        raise NotFound("您还没有可用的会员卡。 You have no usable card.", code="no_card")
+        raise NotFound(_("您还没有可用的会员卡。"), code="no_card")
     members.check_payable(card.status, member.status)
     at = clock.now()
     db.session.execute(delete(PayToken).where(PayToken.card_id == card.id, PayToken.expires_at < at - timedelta(minutes=5))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -63,7 +65,7 @@ def statements_of(merchant: Merchant) -> list[Statement]:
 def get_statement(merchant: Merchant, statement_id: int) -> Statement:
     statement = db.session.get(Statement, statement_id)
     if statement is None or statement.merchant_id != merchant.id:
-        raise NotFound("未找到此结算单。 No such statement.")
+        raise NotFound(_("未找到此结算单。"))
     return statement
 
 
@@ -80,12 +82,11 @@ def close_statement(actor, merchant: Merchant, through: date) -> Statement:
     """Close the merchant's open period through `through` (a China business day already over).
     Refunds made later for these sales stay open and appear as adjustments in the next statement."""
     if through >= clock.business_day():
-        raise ValidationError("只能结算已经结束的日期。 Only days that are over can be settled.",
-                              details={"fields": {"through": "must be before today"}})
+        raise ValidationError(_("只能结算已经结束的日期。"), details={"fields": {"through": _("须早于今天")}})
     start = next_period_start(merchant) or through
     if through < start:
-        raise ValidationError("此日期已经结算过。 This period is already settled.", code="already_settled",
-                              details={"fields": {"through": f"must be on or after {start}"}})
+        raise ValidationError(_("此日期已经结算过。"), code="already_settled",
+                              details={"fields": {"through": _("须不早于 %(day)s", day=start.isoformat())}})
     statement = Statement(merchant_id=merchant.id, period_start=start, period_end=through, closed_at=clock.now(),
                           closed_by_user_id=getattr(actor, "id", None), union_owes_fen=0, bank_owes_fen=0, totals={})
     try:
@@ -93,7 +94,7 @@ def close_statement(actor, merchant: Merchant, through: date) -> Statement:
             db.session.add(statement)
             db.session.flush()
     except IntegrityError:
-        raise Conflict("此期间正在或已经结算。 This period is being or has been settled.", code="already_settled") from None
+        raise Conflict(_("此期间正在或已经结算。"), code="already_settled") from None
     for model in (CardTransaction, Refund):
         db.session.execute(update(model).where(model.merchant_id == merchant.id, model.statement_id.is_(None),
                                                model.business_day <= through)
@@ -195,23 +196,34 @@ def report_totals(rows: list[dict]) -> dict:
     return {name: sum(r[name] for r in rows) for name in ("transactions", "refunds", *REPORT_FIGURES)}
 
 
+# The statement CSV's columns, in the request's language: a line's kind, ids, day, store, the
+# rules that gave the discount, a refund's reason, then the money (_SUMS order).
+_CSV_HEADER = (_l("类型"), _l("编号"), _l("交易编号"), _l("营业日"), _l("门店"), _l("优惠规则"), _l("退款原因"),
+               _l("交易额"), _l("优惠"), _l("会员实付"), _l("工会承担"), _l("银行承担"), _l("商家承担"),
+               _l("券支付"), _l("面值·工会"), _l("面值·银行"), _l("商家加赠"))
+_CSV_KINDS = {"sale": _l("交易"), "refund": _l("退款"), "adjustment": _l("退款调整"), "net": _l("净额")}
+
+
 def statement_rows_for_csv(merchant: Merchant, statement: Statement | None) -> list[list[str]]:
+    """Every line of a statement (or of the open period) and its net, for a spreadsheet: a sale,
+    a refund of a sale of this statement, an adjustment (a refund of a sale settled earlier)."""
     sales, refunds = statement_lines(merchant, statement.id if statement else None)
-    rows = [["type", "id", "transaction_id", "day", "store", "rules", "amount", "discount", "member_paid",
-             "union_share", "bank_share", "merchant_share", "voucher_paid", "voucher_union_share",
-             "voucher_bank_share", "voucher_merchant_topup"]]
+    kinds = {kind: str(name) for kind, name in _CSV_KINDS.items()}
+    rows = [[str(name) for name in _CSV_HEADER]]
     stores = {s.id: s.name for s in merchant.stores}
     for t in sales:
-        rows.append(["sale", t.id, t.id, t.business_day, stores.get(t.store_id, ""),
-                     " + ".join(a["name"] for a in t.applied), *[format_yuan(getattr(t, k)) for k in _SUMS]])
+        rows.append([kinds["sale"], t.id, t.id, t.business_day, stores.get(t.store_id, ""),
+                     " + ".join(a["name"] for a in t.applied), "", *[format_yuan(getattr(t, k)) for k in _SUMS]])
     for r in refunds:
-        kind = "refund" if (statement is None and r.transaction.statement_id is None) or \
-            (statement is not None and r.transaction.statement_id == statement.id) else "adjustment"
-        rows.append([kind, r.id, r.transaction_id, r.business_day, stores.get(r.transaction.store_id, ""), r.reason,
+        sold = r.transaction
+        kind = "refund" if (statement is None and sold.statement_id is None) or \
+            (statement is not None and sold.statement_id == statement.id) else "adjustment"
+        rows.append([kinds[kind], r.id, r.transaction_id, r.business_day, stores.get(sold.store_id, ""),
+                     " + ".join(a["name"] for a in sold.applied), r.reason,
                      *[format_yuan(v) for v in (r.amount_fen, r.discount_fen, r.pay_fen, r.union_fen, r.bank_fen,
                                                 r.merchant_fen, r.voucher_fen, r.voucher_union_fen,
                                                 r.voucher_bank_fen, r.voucher_topup_fen)]])
     totals = statement.totals if statement else period_totals(merchant.id, None)
     # statements closed before vouchers existed have no voucher totals: they were zero
-    rows.append(["net", "", "", "", "", "", *[format_yuan(totals["net"].get(k, 0)) for k in _SUMS]])
+    rows.append([kinds["net"], "", "", "", "", "", "", *[format_yuan(totals["net"].get(k, 0)) for k in _SUMS]])
     return [[safe_cell(v) for v in row] for row in rows]

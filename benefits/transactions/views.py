@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import uuid
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -102,22 +100,15 @@ def _amount_fen(text: str) -> int:
         return parse_yuan(text or "")
     except MoneyFormatError:
         raise ValidationError(_("金额格式不对：请输入大于零、最多两位小数的金额，如 128.50。"),
-                              details={"fields": {"amount": "invalid"}}) from None
-
-
-_ENGLISH_TAIL = re.compile(r"(?<=[。！？）)])\s+[A-Za-z].*$", re.S)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+                              details={"fields": {"amount": _("格式不对")}}) from None
 
 
 def _page_message(exc: DomainError, key_reused: str | None = None) -> str:
-    """What a till page says about a refusal: the service's Chinese sentence (its messages may go
-    on with an English one for API clients, which a Chinese page leaves out)."""
+    """What a till page says about a refusal: the service's sentence, or the page's own for a
+    retried form whose key was used with other values."""
     if exc.code == "idempotency_key_reused":
         return key_reused or _("这笔收款已用不同的金额或券提交过，请重新计算后再确认收款。")
-    if not str(get_locale()).startswith("zh"):
-        return exc.message
-    text = _ENGLISH_TAIL.sub("", exc.message or "").strip()
-    return text if _CJK.search(text) else _("操作没有完成，请检查后重试。")
+    return exc.message
 
 
 def _till_page(ref: service.TillRef, till: service.Till, form: TillForm, voucher_ids: list[int], *,

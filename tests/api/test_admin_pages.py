@@ -77,7 +77,7 @@ def test_card_actions_from_the_member_page(admin_page, world):
     html = admin_page.get(page).get_data(as_text=True)
     assert new.number in html and "已挂失" in html  # the old card stays in the history
     refused = admin_page.post(f"{page}/cards/{card.id}/freeze", follow_redirects=True)
-    assert "lost card cannot be changed" in refused.get_data(as_text=True)
+    assert "此卡状态为“已挂失”，不能改为“已冻结”。" in refused.get_data(as_text=True)
 
 
 def test_join_leave_rejoin_and_activation_code(admin_page, world):
@@ -105,11 +105,11 @@ def test_join_with_bad_input_writes_nothing(admin_page, world):
     before_members, before_audit = count(Member), count(AuditEntry)
     bad_checksum = NEW_ID[:17] + ("0" if NEW_ID[17] != "0" else "1")
     for data, message in [
-        ({"org_code": "341602001", "name": "错号", "id_number": bad_checksum}, "check digit is wrong"),
+        ({"org_code": "341602001", "name": "错号", "id_number": bad_checksum}, "身份证号校验位错误"),
         ({"org_code": "340503001", "name": "越权", "id_number": NEW_ID}, "不在您的管辖范围内"),
-        ({"org_code": "341602001", "name": "手机", "id_number": NEW_ID, "phone": "12345"}, "11-digit"),
+        ({"org_code": "341602001", "name": "手机", "id_number": NEW_ID, "phone": "12345"}, "手机号应为11位大陆手机号"),
         ({"org_code": "341602001", "name": "", "id_number": NEW_ID}, "该字段是必填字段"),
-        ({"org_code": "341602001", "name": "重复", "id_number": world.li_member.id_number}, "already exists"),
+        ({"org_code": "341602001", "name": "重复", "id_number": world.li_member.id_number}, "此身份证号已是会员。"),
     ]:
         response = admin_page.post("/admin/members/new", data={"category": "ordinary", **data})
         assert response.status_code == 400 and message in response.get_data(as_text=True), data

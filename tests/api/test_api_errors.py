@@ -32,7 +32,9 @@ def test_malformed_json_wrong_types_missing_fields(client, world):
     typed = client.post("/api/v1/auth/login", json={"username": 123})
     assert typed.status_code == 400 and error_code(typed) == "validation_error"
     fields = typed.get_json()["error"]["details"]["fields"]
-    assert "Not a valid string." in fields["username"] and "Missing data for required field." in fields["password"]
+    assert fields == {"username": ["须为文字。"], "password": ["此项必填。"]}     # marshmallow's, in Chinese
+    english = client.post("/api/v1/auth/login?lang=en", json={"username": 123}).get_json()["error"]["details"]
+    assert english["fields"] == {"username": ["Not a valid string."], "password": ["Missing data for required field."]}
     not_object = client.post("/api/v1/auth/login", json=["a", "b"])
     assert not_object.status_code == 400 and error_code(not_object) == "validation_error"
 

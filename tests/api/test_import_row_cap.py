@@ -72,7 +72,7 @@ def test_the_member_reader_stops_at_the_cap(app, name):
     with pytest.raises(importing.ImportRefused) as capped:
         importing.read_table(name, data, max_uncompressed=64 << 20, max_rows=CAP)
     assert capped.value.code == "too_many_rows" and capped.value.details == {"max_rows": CAP}
-    assert f"more than {CAP} rows" in capped.value.message
+    assert capped.value.message == f"文件超过 {CAP} 行；一次最多导入 {CAP} 行。"
 
 
 def test_web_row_cap_admits_the_cap_itself(app):
@@ -135,7 +135,7 @@ def test_question_import_api_and_page_refuse_naming_the_cap(client, auth, world,
                            content_type="multipart/form-data", headers=csrf_header(client))
     assert response.status_code == 400 and error_code(response) == "too_many_rows"
     assert response.get_json()["error"]["details"] == {"max_rows": CAP}
-    assert f"more than {CAP} questions" in response.get_json()["error"]["message"]
+    assert f"网页最多 {CAP} 道" in response.get_json()["error"]["message"]
     client.post("/api/v1/auth/logout")
     auth.login("province_admin")
     page = client.post("/quiz/admin/import", data={"file": (io.BytesIO(data), "bank.xlsx")},

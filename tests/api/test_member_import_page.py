@@ -64,7 +64,7 @@ def test_page_shows_each_bad_row_and_writes_nothing(client, auth):
     html = response.text
     assert "未导入任何数据" in html
     assert "<td>3</td><td>身份证号</td>" in html and "身份证号校验位错误" in html
-    assert "<td>4</td><td>身份证号</td>" in html and "与文件中前面的行身份证号重复" in html
+    assert "<td>4</td><td>身份证号</td>" in html and "与第 2 行的身份证号重复" in html
     assert a not in html  # ID numbers are shown masked
     assert members() == 0
 

@@ -107,7 +107,7 @@ def test_bad_rows_are_reported_with_row_numbers_and_nothing_is_written(app):
     assert [(e.row, e.reason) for e in report.errors] == [
         (3, "id_number_check_digit"), (4, "id_number_birth_date"), (5, "org_unknown"),
         (6, "phone_invalid"), (7, "category_unknown")]
-    assert "check digit" in report.errors[0].message
+    assert report.errors[0].message == "身份证号校验位错误"
     assert "*" in report.errors[0].value and bad_digit not in report.errors[0].value  # masked
     assert member_count() == 0
     assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "member.import")) == 0
@@ -133,7 +133,7 @@ def test_duplicates_in_file_and_in_database(app):
                       f"340503001,李娜,{b},,普通"])
     report = run(data)
     assert [(e.row, e.reason) for e in report.errors] == [(3, "duplicate_in_file"), (4, "already_member")]
-    assert "row 2" in report.errors[0].message
+    assert report.errors[0].message == "与第 2 行的身份证号重复"
     assert member_count() == 1
     report = run(data, skip_invalid=True)
     assert report.imported == 2 and member_count() == 3
@@ -152,7 +152,7 @@ def test_file_level_refusals(app):
     factories.org_tree()
     with pytest.raises(importing.ImportRefused) as err:
         run(b"name,phone\nx,y\n")
-    assert err.value.code == "missing_columns" and "org_code" in err.value.message
+    assert err.value.code == "missing_columns" and "组织代码" in err.value.message
     with pytest.raises(importing.ImportRefused) as err:
         run(b"hello", name="members.txt")
     assert err.value.code == "unsupported_file_type"
@@ -200,12 +200,12 @@ def test_cli_exit_code_and_output(app, tmp_path):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["members", "import", str(bad)])
     assert result.exit_code == 1
-    assert "row 3: id_number: ID number check digit is wrong" in result.output
-    assert "Nothing was imported" in result.output
+    assert "第 3 行 身份证号：身份证号校验位错误" in result.output
+    assert "未导入任何数据" in result.output
     assert member_count() == 0
     result = runner.invoke(args=["members", "import", str(bad), "--skip-invalid"])
     assert result.exit_code == 0, result.output
-    assert "bad.csv: 2 rows, 1 imported, 1 with errors, 1 skipped." in result.output
+    assert "bad.csv：2 行，已导入 1 行，有错误的行 1 行，跳过 1 行。" in result.output
     db.session.remove()
     assert member_count() == 1
     missing = runner.invoke(args=["members", "import", str(tmp_path / "zip.xlsx")])
