@@ -1,6 +1,7 @@
 """What a new password must not be: short, common, or the account's own name.
 
-Pure rules over plain strings (no app), and the one place a password is hashed and checked. A member's account name is their national ID number,
+Pure rules over plain strings (no app), and the one place a password is hashed and checked.
+A member's account name is their national ID number,
 which is not a secret, so a password taken from it (the birth date, the last eight digits) is as
 guessable as "123456" and is refused the same way.
 """
