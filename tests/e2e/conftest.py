@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import factories
 from tests.conftest import ROOT, make_app, wipe
 
 CHROMIUM = "/usr/bin/chromium"
@@ -56,6 +57,15 @@ def live(database_url, gunicorn_factory):
     server.seed = app
     yield server
     wipe(app)
+
+
+def sign_in(page, url: str, username: str, password: str = factories.PASSWORD) -> None:
+    """Sign in on the site's login page, as a person does, and wait for the page it leads to."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from benefits.prizes import service as prizes
 from benefits.quiz import attempts
 from benefits.transactions import service as till
 from tests import factories, till_factories as tf
-from tests.e2e.test_till_flow import sign_in
+from tests.e2e.conftest import sign_in
 from tests.prize_factories import pickup_point, prize, rich_member
 from tests.services import quiz_world as qw
 

@@ -6,19 +6,12 @@ from __future__ import annotations
 import pytest
 
 from benefits.database import unit_of_work
-from tests import factories
 from tests.festival_factories import campaign, world
 from tests.prize_factories import member_user, pickup_point
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
-
-def _login(page, url, username):
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _fits(page, width: int) -> None:
@@ -35,7 +28,7 @@ def test_member_claims_a_gift_and_staff_hand_it_over(live, phone_page, browser):
         sold_out_id = next(g.id for g in c.gifts if g.pickup_point_id == county.id)
         member_name, staff_name, point_name = member.username, w["staff"].username, w["point"].name
     page = phone_page
-    _login(page, live.url, member_name)
+    sign_in(page, live.url, member_name)
     page.locator("main a[href='/festival']").first.click()   # the member home's 节日福利 entry
     page.wait_for_url("**/festival")
     page.snap("campaigns")
@@ -62,7 +55,7 @@ def test_member_claims_a_gift_and_staff_hand_it_over(live, phone_page, browser):
     staff_ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     staff = staff_ctx.new_page()
     try:
-        _login(staff, live.url, staff_name)
+        sign_in(staff, live.url, staff_name)
         staff.get_by_test_id("pickup-code-input").fill(code)
         staff.get_by_test_id("verify").click()
         assert "大米油礼包" in staff.get_by_test_id("pickup-found").inner_text()
@@ -84,7 +77,7 @@ def test_admin_reads_the_campaign_and_its_report(live, page):
         w = world()
         campaign(w["admin"], [(w["rice"], w["point"], 20), (w["pears"], None, 5)])
         admin_name = w["admin"].username
-    _login(page, live.url, admin_name)
+    sign_in(page, live.url, admin_name)
     page.get_by_test_id("nav-festival-admin").click()
     page.locator("[data-testid=campaign-row] a", has_text="春节慰问品").click()
     assert page.get_by_test_id("gift-row").count() == 2

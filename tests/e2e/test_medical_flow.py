@@ -11,7 +11,7 @@ import pytest
 
 from benefits.database import unit_of_work
 from tests import factories, medical_factories as mf
-from tests.e2e.test_till_flow import sign_in
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 

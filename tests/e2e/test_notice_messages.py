@@ -7,7 +7,7 @@ import pytest
 from benefits.database import unit_of_work
 from benefits.notices import outbox
 from tests import factories, voucher_factories as vf
-from tests.e2e.test_till_flow import sign_in
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import pytest
 from benefits.database import unit_of_work
 from benefits.prizes import categories
 from benefits.prizes import service as prizes
-from tests import factories
 from tests.conftest import ROOT
 from tests.prize_factories import prize, rich_member, world
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -38,13 +38,6 @@ def _png(size: int = 96) -> bytes:
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows)))
             + chunk(b"IEND", b""))
 
-
-def _login(page, url, username):
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _pictures_loaded(page) -> list[dict]:
@@ -88,7 +81,7 @@ def test_every_prize_in_the_mall_shows_a_picture(live, phone_page, page):
     expected = {NAMES[c]: f"/static/prizes/{c}.svg" for c in categories.CATEGORIES} | {"砀山酥梨（一箱）": apple_picture}
 
     phone = phone_page
-    _login(phone, live.url, username)
+    sign_in(phone, live.url, username)
     phone.get_by_test_id("tab-mall").click()
     pictures = _check_mall(phone, expected)
     rows: dict[int, list[int]] = {}
@@ -112,7 +105,7 @@ def test_every_prize_in_the_mall_shows_a_picture(live, phone_page, page):
     _save(phone, "my-redemptions-390")
 
     page.set_viewport_size({"width": 1366, "height": 900})
-    _login(page, live.url, username)
+    sign_in(page, live.url, username)
     page.goto(live.url + "/prizes")
     wide = _check_mall(page, expected)
     assert max(len([p for p in wide if p["top"] == top]) for top in {p["top"] for p in wide}) >= 4

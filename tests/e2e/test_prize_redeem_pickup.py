@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from benefits.database import unit_of_work
-from tests import factories
 from tests.prize_factories import prize, rich_member, world
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
-
-def _login(page, url, username):
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_member_redeems_staff_hands_over(live, phone_page, browser):
@@ -27,7 +20,7 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
         prize(w["admin"], w["point"], stock=0, cost=100, name="消毒液")
         member_name, staff_name = member.username, w["staff"].username
     page = phone_page
-    _login(page, live.url, member_name)
+    sign_in(page, live.url, member_name)
     page.get_by_test_id("tab-mall").click()
     assert page.get_by_test_id("points-balance").inner_text() == "1000"
     umbrella = page.locator(".prize-tile", has_text="雨伞")
@@ -50,7 +43,7 @@ def test_member_redeems_staff_hands_over(live, phone_page, browser):
     staff_ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     staff = staff_ctx.new_page()
     try:
-        _login(staff, live.url, staff_name)
+        sign_in(staff, live.url, staff_name)
         assert staff.url == live.url + "/prizes/pickup"  # where pickup staff land: their only page
         assert staff.locator("nav.nav a[href^='/admin'], nav.nav a[href^='/till']").count() == 0
         assert staff.get_by_test_id("nav-pickup").count() == 1

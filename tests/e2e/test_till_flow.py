@@ -7,15 +7,10 @@ from playwright.sync_api import expect
 
 from benefits.database import unit_of_work
 from tests import factories, till_factories as tf
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_cashier_confirms_and_refunds_half_and_the_member_sees_both(live, page, phone_page):
