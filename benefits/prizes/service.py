@@ -339,13 +339,16 @@ def rebuild_counters(prize: Prize) -> None:
 
 # --- the mall (members) -----------------------------------------------------------------------
 
-def eligibility_filter(member: Member):
+def _offered_to_member():
+    """Listed, for the member's union (a prize for a union above theirs too: the member's
+    organisation path starts with the eligible union's) and for their category, with the member's
+    path and category as bound parameters."""
     eligible = Organisation.__table__.alias("eligible")
     org_ok = Prize.eligible_org_id.in_(select(eligible.c.id).where(
-        literal(member.org.path).startswith(eligible.c.path)))
+        bindparam("org_path", type_=String).startswith(eligible.c.path)))
     category_ok = or_(Prize.eligible_categories == "",
-                      ("," + Prize.eligible_categories + ",").contains("," + member.category + ","))
-    return org_ok & category_ok
+                      ("," + Prize.eligible_categories + ",").contains("," + bindparam("category", type_=String) + ","))
+    return Prize.is_listed.is_(True), org_ok, category_ok
 
 
 _MALL_COLUMNS = (Prize.id, Prize.name, Prize.description, Prize.category, Prize.image_id, Prize.cost_points,
@@ -353,27 +356,46 @@ _MALL_COLUMNS = (Prize.id, Prize.name, Prize.description, Prize.category, Prize.
                  Prize.per_day_limit, Prize.per_month_limit, Prize.lifetime_limit)
 
 
+def _mall_statements():
+    """The mall's read, built once (its parameters bound per request): a page of the prizes
+    offered to the member, cheapest first, carrying the count of them all (a window over the
+    filtered prizes, taken before the LIMIT), each prize once per pickup point in order, so its
+    points are the run of rows that share its id; and the count alone, for a page past the end."""
+    offered = _offered_to_member()
+    prizes = (select(*_MALL_COLUMNS, func.count().over().label("total")).where(*offered)
+              .order_by(Prize.cost_points, Prize.id).limit(bindparam("limit")).offset(bindparam("offset"))
+              .subquery("mall"))
+    page = (select(prizes, PrizeStock.pickup_point_id, PickupPoint.name.label("point_name"),
+                   PickupPoint.address.label("point_address"), PrizeStock.stock.label("point_stock"))
+            .outerjoin(PrizeStock, PrizeStock.prize_id == prizes.c.id)
+            .outerjoin(PickupPoint, PickupPoint.id == PrizeStock.pickup_point_id)
+            .order_by(prizes.c.cost_points, prizes.c.id, PrizeStock.pickup_point_id))
+    return page, select(func.count(Prize.id)).where(*offered)
+
+
+_MALL_PAGE, _MALL_COUNT = _mall_statements()
+
+
 def mall_page(member: Member, balance: int, page: int, per_page: int) -> tuple[list[dict], int]:
     """THE mall, for the API and the page alike: one page of the prizes offered to the member
     (listed, for their union and category), cheapest first, each as `schemas.mall_item`, and
-    how many there are. Read as plain rows, not ORM objects: it is the page a crowd reloads
-    while a fridge is on offer."""
-    where = (Prize.is_listed.is_(True), eligibility_filter(member))
-    total = db.session.scalar(select(func.count(Prize.id)).where(*where))
-    rows = db.session.execute(select(*_MALL_COLUMNS).where(*where).order_by(Prize.cost_points, Prize.id)
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    points_of: dict[int, list[dict]] = {r.id: [] for r in rows}
-    if rows:
-        for prize_id, point_id, name, address, stock in db.session.execute(
-                select(PrizeStock.prize_id, PrizeStock.pickup_point_id, PickupPoint.name, PickupPoint.address,
-                       PrizeStock.stock)
-                .join(PickupPoint, PickupPoint.id == PrizeStock.pickup_point_id)
-                .where(PrizeStock.prize_id.in_(list(points_of)))
-                .order_by(PrizeStock.prize_id, PrizeStock.pickup_point_id)):
-            points_of[prize_id].append({"pickup_point_id": point_id, "name": name, "address": address,
-                                        "stock": stock})
+    how many there are. Read as plain rows, not ORM objects, in one statement (`_MALL_PAGE`): it
+    is the page a crowd reloads while a fridge is on offer. Only a page past the end, which has
+    no row to carry the count, counts again."""
+    member_args = {"org_path": member.org.path, "category": member.category}
+    rows = db.session.execute(_MALL_PAGE, {**member_args, "limit": per_page,
+                                           "offset": (page - 1) * per_page}).all()
+    if not rows:
+        return [], int(db.session.scalar(_MALL_COUNT, member_args) or 0) if page > 1 else 0
     at = clock.now()
-    return [schemas.mall_item(r, points_of[r.id], balance, at) for r in rows], int(total or 0)
+    items: list[dict] = []
+    for r in rows:
+        if not items or items[-1]["id"] != r.id:
+            items.append(schemas.mall_item(r, [], balance, at))
+        if r.pickup_point_id is not None:
+            items[-1]["pickup_points"].append({"pickup_point_id": r.pickup_point_id, "name": r.point_name,
+                                               "address": r.point_address, "stock": r.point_stock})
+    return items, int(rows[0].total)
 
 
 def prize_for_member(member: Member, prize_id: int) -> Prize:

@@ -90,6 +90,18 @@ def test_the_mall_answer_is_exactly_what_its_schema_would_dump(app, client, auth
     assert len(shapes["两处领取的伞"]["pickup_points"]) == 2 and shapes["冰箱"]["image_url"].startswith("/prizes/images/")
 
 
+def test_mall_pages_split_the_list_and_a_page_past_the_end_still_counts(client, auth, w):
+    """The page's one statement carries the count; a page past the end has no row to carry it."""
+    _login(auth, w["member"])
+    whole = client.get("/api/v1/prizes?per_page=50").get_json()
+    first = client.get("/api/v1/prizes?per_page=1").get_json()
+    second = client.get("/api/v1/prizes?per_page=1&page=2").get_json()
+    past = client.get("/api/v1/prizes?per_page=1&page=3").get_json()
+    assert whole["total"] == first["total"] == second["total"] == past["total"] == len(whole["items"]) == 2
+    assert first["items"] + second["items"] == whole["items"] and past["items"] == []
+    assert all(isinstance(i["pickup_points"], list) for i in whole["items"])
+
+
 def test_redeem_then_cancel_returns_points_and_stock(client, auth, w):
     _login(auth, w["member"])
     pid = w["ids"]["umbrella"]
