@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import user_logged_in, user_logged_out
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -193,7 +193,7 @@ def load_user(session_id: str) -> User | None:
         return None
     if not 0 < uid <= MAX_ID:
         return None
-    user = db.session.get(User, uid, options=_WITH_HOME)
+    user = db.session.execute(_USER_WITH_HOME, {"uid": uid}).unique().scalar_one_or_none()
     if user is None or user.session_token != token or not user.is_enabled:
         return None
     return user
@@ -205,6 +205,7 @@ MAX_ID = 2**31 - 1
 # user, in its one statement.
 _WITH_HOME = (joinedload(User.org), joinedload(User.member).joinedload(Member.org),
               joinedload(User.member).joinedload(Member.cards))
+_USER_WITH_HOME = select(User).where(User.id == bindparam("uid")).options(*_WITH_HOME)  # built once
 SESSION_USER_KEY = "uid"
 
 
