@@ -53,6 +53,10 @@ class Result:
     cpu_us: dict | None = None      # CPU per request (µs of one core): "app", "db", "all"
 
 
+def _header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
 class Server:
     """The gunicorn under test, as scenario modules see it."""
 
@@ -61,13 +65,24 @@ class Server:
         self.database_url = database_url
         self._own_count_queries = 0
 
-    def login(self, username: str, password: str) -> str:
-        """Sign in through the JSON API; returns the value for a `Cookie` header."""
+    def login(self, username: str, password: str, *, page: str | None = None) -> str:
+        """Sign in through the JSON API; returns the value for a `Cookie` header. With `page`,
+        that page is opened once after signing in, as a phone's browser does, and the cookie is
+        the one the browser then holds: a page that offers a form puts its CSRF token in the
+        session once, and the browser sends it back from then on (without this, every request of
+        the bench would be the first after sign-in and write a new session cookie)."""
         response = requests.post(f"{self.url}/api/v1/auth/login", json={"username": username, "password": password},
                                  headers={"User-Agent": USER_AGENT}, timeout=30)
         if response.status_code != 200:
             raise RuntimeError(f"login as {username!r} failed: {response.status_code} {response.text[:200]}")
-        return "; ".join(f"{c.name}={c.value}" for c in response.cookies)
+        cookies = {c.name: c.value for c in response.cookies}  # Secure cookies: sent by hand over http
+        if page is not None:
+            opened = requests.get(f"{self.url}{page}", headers={"User-Agent": USER_AGENT, "Cookie": _header(cookies)},
+                                  allow_redirects=False, timeout=30)
+            if opened.status_code != 200:
+                raise RuntimeError(f"{page} as {username!r}: {opened.status_code}")
+            cookies.update({c.name: c.value for c in opened.cookies})
+        return _header(cookies)
 
     def pg_statement_count(self, settle_seconds: float = 11.0) -> int:
         """Statements (pg_stat_statements, when loaded) or else transactions (pg_stat_database

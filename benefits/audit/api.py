@@ -1,8 +1,8 @@
 """The audit log of the admin's subtree, newest first."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_scope
+from ..extensions import Blueprint
 from ..pagination import paginate
 from . import service
 from .schemas import AuditPageSchema, AuditQueryArgs

@@ -3,11 +3,11 @@ from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
-from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
 from ..database import transactional, unit_of_work
 from ..errors import NotAuthenticated
+from ..extensions import Blueprint
 from . import devices, service
 from .views import fresh_session, start_session
 from .schemas import ActivateSchema, CsrfTokenSchema, LoginSchema, SessionUserSchema

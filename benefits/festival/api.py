@@ -10,11 +10,11 @@ from __future__ import annotations
 from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required, signed_session_required
 from ..auth.service import signed_user_id
 from ..database import transactional
+from ..extensions import Blueprint
 from ..idempotency import request_key
 from ..pagination import paginate
 from . import schemas, service

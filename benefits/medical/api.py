@@ -11,12 +11,12 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import transactional
 from ..errors import ValidationError
+from ..extensions import Blueprint
 from ..pagination import paginate
 from . import bankfile, schemas, service
 from .models import MedicalAward, MedicalPayout

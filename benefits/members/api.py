@@ -7,13 +7,12 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from .. import idempotency
 from ..auth.access import admin_required, current_actor, current_scope, roles_required
 from ..database import transactional
 from ..errors import Forbidden, NotAuthenticated, NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..orgs import service as orgs
 from ..pagination import paginate
 from . import service

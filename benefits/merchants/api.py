@@ -3,10 +3,10 @@ and closing statements. Everything is scoped to the admin's union subtree (else 
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import transactional
+from ..extensions import Blueprint
 from ..orgs import service as orgs
 from ..pagination import paginate
 from ..transactions import settlement

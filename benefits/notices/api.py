@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.access import member_required
 from ..database import transactional
+from ..extensions import Blueprint
 from ..pagination import page_schema
 from . import schemas, service
 from .urls import href

@@ -1,8 +1,8 @@
 """Organisations API: the tree below the admin's own union."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_scope
+from ..extensions import Blueprint
 from . import service
 from .schemas import OrganisationSchema, OrgQueryArgs
 

@@ -2,12 +2,11 @@
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import transactional
 from ..errors import NotFound
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..members.models import Member
 from ..pagination import page_schema, paginate
 from . import service

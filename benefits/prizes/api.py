@@ -4,13 +4,12 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.access import (admin_required, current_actor, current_scope, member_required, pickup_staff_required,
                            signed_session_required)
 from ..auth.service import signed_user_id
 from ..database import transactional
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..idempotency import request_key
 from ..pagination import paginate
 from ..points import service as points

@@ -1,11 +1,10 @@
 """Promotions API: rules (versioned), previews of drafts and per-rule reports, for admins."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
-from ..extensions import db
+from ..extensions import Blueprint, db
 from . import rules as service
 from .models import PromotionRuleVersion
 from .schemas import (PromotionPreviewInputSchema, PromotionQuoteSchema, PromotionReportSchema, PromotionRuleInputSchema, PromotionRuleSchema,

@@ -9,11 +9,11 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from ..auth.access import admin_required, admin_required_at, current_actor, current_scope, member_required
 from ..database import transactional
 from ..errors import ValidationError
+from ..extensions import Blueprint
 from ..pagination import PageArgs, page_schema, paginate
 from . import attempts, bank, importers, leaderboards, quizzes, wrong_book
 from .schemas import (AnswersSchema, AttemptSchema, FlaggedAttemptSchema, ImportArgs, ImportResultSchema,

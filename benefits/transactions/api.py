@@ -14,11 +14,11 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from .. import clock, idempotency
 from ..database import transactional
 from ..errors import Forbidden, NotAuthenticated, ValidationError
+from ..extensions import Blueprint
 from ..merchants import service as merchants
 from . import service, settlement
 from .schemas import (TillConfirmSchema, TillDayArgs, TillDaySchema, TillPaymentArgs, TillQuoteSchema,

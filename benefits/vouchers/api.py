@@ -9,14 +9,13 @@ from __future__ import annotations
 from flask import jsonify
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..auth.access import admin_required, current_actor, current_scope, member_required
 from ..database import transactional
 from ..errors import ValidationError
-from ..extensions import db
+from ..extensions import Blueprint, db
 from ..members.models import Member
 from ..merchants.models import Merchant
 from ..orgs.models import Organisation
