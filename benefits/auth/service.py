@@ -11,6 +11,7 @@ from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from .. import clock
 from ..audit import service as audit
@@ -193,7 +194,10 @@ def load_user(session_id: str) -> User | None:
         return None
     if not 0 < uid <= MAX_ID:
         return None
-    user = db.session.execute(_USER_WITH_HOME, {"uid": uid}).unique().scalar_one_or_none()
+    # a unit of work that read the user already (a redemption reads them with its own rows) has
+    # them in its identity map, as `Session.get` would find them; else the statement built once
+    user = (db.session.identity_map.get(identity_key(User, uid))
+            or db.session.execute(_USER_WITH_HOME, {"uid": uid}).unique().scalar_one_or_none())
     if user is None or user.session_token != token or not user.is_enabled:
         return None
     return user

@@ -42,6 +42,30 @@ def _state(prize_id: int, member_id: int) -> dict:
             "idempotency": db.session.scalar(select(func.count(IdempotencyRecord.id)))}
 
 
+def test_a_redemption_reads_the_user_once(app):
+    """The redemption's own read brings the user with its rows; Flask-Login's loader then finds
+    them in the unit of work's identity map instead of reading them again."""
+    from sqlalchemy import event
+    with unit_of_work():
+        w = world(10_000)
+        pid = prize(w["admin"], w["point"], stock=5, cost=300).id
+    client = _client(app, w["member"])
+    db.session.remove()        # as each request in production starts with a session of its own
+    statements = []
+
+    def count_statement(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        resp = client.post(f"/api/v1/prizes/{pid}/redeem", json={"quantity": 1}, headers={"Idempotency-Key": "once"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+    assert resp.status_code == 201, resp.get_json()
+    reads_of_users = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM users" in s]
+    assert len(reads_of_users) == 1, reads_of_users
+
+
 @pytest.mark.parametrize("micro", [0, 123400, 999999])
 def test_a_redemption_writes_every_row_and_answers_what_it_stored(app, micro):
     with unit_of_work():
