@@ -7,6 +7,7 @@ import struct
 import zlib
 
 import pytest
+from playwright.sync_api import expect
 
 from benefits.database import unit_of_work
 from benefits.prizes import categories
@@ -44,7 +45,10 @@ def _pictures_loaded(page) -> list[dict]:
     """Scroll through the page (lazy pictures load as they come near), wait for every picture,
     and report each one's name, size as decoded and box as laid out."""
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-    page.wait_for_function("[...document.querySelectorAll('img.prize-pic')].every(i => i.complete)")
+    # locator assertions, not wait_for_function: its polling evaluates a string, which the CSP forbids
+    pictures = page.locator("img.prize-pic")
+    for n in range(pictures.count()):
+        expect(pictures.nth(n)).to_have_js_property("complete", True)
     page.evaluate("window.scrollTo(0, 0)")
     return page.evaluate("""[...document.querySelectorAll('img.prize-pic')].map(i => {
         const box = i.getBoundingClientRect();
