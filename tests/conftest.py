@@ -4,6 +4,7 @@ by TEST_DATABASE_URL / TEST_REDIS_URL (CI: the machine's own), otherwise embedde
 of the session."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -296,3 +297,20 @@ def gunicorn_factory():
     yield start
     for server in started:
         server.stop()
+
+
+@contextlib.contextmanager
+def statements_sent():
+    """The SQL statements the block sends, as SQLAlchemy hands them to the driver. Start the
+    block with a fresh session (`db.session.remove()`), as each request in production does, or
+    the identity map of an earlier step may spare a read."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

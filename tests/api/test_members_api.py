@@ -13,6 +13,7 @@ from benefits.members import service as members
 from benefits.members.models import ActivationCode, Card, Member
 from benefits.pii import make_id_number
 from tests.api.conftest import api_login, error_code
+from tests.conftest import statements_sent
 
 
 
@@ -258,18 +259,9 @@ def test_audit_is_scoped_paginated_and_filtered(client, world):
 def test_my_card_is_one_query(client, world):
     """The signed-in user is loaded with their member, union and cards, which is all that
     `GET /api/v1/me` answers from."""
-    from sqlalchemy import event
     api_login(client, world.li.username)
     db.session.remove()        # as each request in production starts with a session of its own
-    statements = []
-
-    def count_statement(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count_statement)
-    try:
+    with statements_sent() as statements:
         assert client.get("/api/v1/me").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count_statement)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1 and "FROM users" in selects[0] and "JOIN cards" in selects[0], selects

@@ -20,6 +20,7 @@ from benefits.prizes import schemas
 from benefits.prizes import service as prizes
 from benefits.prizes.models import Prize, PrizeCounter, PrizeStock, Redemption
 from tests import factories
+from tests.conftest import statements_sent
 from tests.prize_factories import pickup_point, prize, world
 
 
@@ -45,22 +46,13 @@ def _state(prize_id: int, member_id: int) -> dict:
 def test_a_redemption_reads_the_user_once(app):
     """The redemption's own read brings the user with its rows; Flask-Login's loader then finds
     them in the unit of work's identity map instead of reading them again."""
-    from sqlalchemy import event
     with unit_of_work():
         w = world(10_000)
         pid = prize(w["admin"], w["point"], stock=5, cost=300).id
     client = _client(app, w["member"])
     db.session.remove()        # as each request in production starts with a session of its own
-    statements = []
-
-    def count_statement(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count_statement)
-    try:
+    with statements_sent() as statements:
         resp = client.post(f"/api/v1/prizes/{pid}/redeem", json={"quantity": 1}, headers={"Idempotency-Key": "once"})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count_statement)
     assert resp.status_code == 201, resp.get_json()
     reads_of_users = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM users" in s]
     assert len(reads_of_users) == 1, reads_of_users
