@@ -18,8 +18,7 @@ from ..auth import staff as service
 from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
-from ..inputs import whole_number
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -79,7 +78,7 @@ def staff_list():
     role = _role_arg(request.args)
     status = request.args.get("status") if request.args.get("status") in ("enabled", "disabled") else ""
     q = (request.args.get("q") or "").strip()[:64]
-    page = max(1, min(request.args.get("page", 1, type=whole_number) or 1, 100_000))
+    page = page_number()
     stmt = service.staff_in_scope(scope, role=role or None, q=q,
                                   enabled={"enabled": True, "disabled": False}.get(status))
     users, total = paginate(stmt, page, PER_PAGE)

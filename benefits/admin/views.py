@@ -20,7 +20,7 @@ from ..inputs import whole_number
 from ..members import importing
 from ..members import service as members
 from ..orgs import service as orgs
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from . import dashboard as dashboard_figures
 from . import staff
 from .forms import ActionForm, MemberForm, category_choices
@@ -29,11 +29,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.register_blueprint(staff.bp)   # /admin/staff: staff accounts (admin/staff.py)
 
 PER_PAGE = 20
-
-
-def _page_number(values=None) -> int:
-    values = request.args if values is None else values
-    return max(1, min(values.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 @bp.get("")
@@ -65,7 +60,7 @@ def member_list():
     category = filters.get("category") or None
     category = category if category in dict(category_choices()) else None
     org = orgs.get_in_scope(scope, filters.get("org", type=whole_number)) if filters.get("org") else None
-    page = _page_number(filters)
+    page = page_number(filters)
     stmt = members.search_members(org or scope, q, status, category)
     items, total = paginate(members.with_cards(stmt), page, PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
@@ -193,7 +188,7 @@ def audit_log():
     filter that cannot be read is named on the page (400) and the others still apply."""
     scope = current_scope()
     found = audit_filters.parse(request.args)
-    page = _page_number()
+    page = page_number()
     items, total = paginate(audit.entries_in_scope(scope, **found.query()), page, PER_PAGE)
     actors = audit_readable.account_names(audit.actors_in_scope(scope))
     return render_template("admin/audit.html", entries=audit_readable.readable(items), total=total, page=page,

@@ -16,7 +16,7 @@ from ..errors import DomainError, ValidationError
 from ..extensions import db
 from ..inputs import whole_number
 from ..orgs import service as orgs
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from ..prizes import service as prizes
 from ..prizes.rules import mask_name
 from . import export, rules, service
@@ -27,10 +27,6 @@ PER_PAGE = 50
 
 # The prize mall's delivery check names its fields; the page says what to fix in Chinese.
 _CONTACT_MESSAGES = {"delivery_address": "请填写收货地址（5–255 个字）。", "delivery_phone": "请填写正确的 11 位手机号码。"}
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 # --- member ---------------------------------------------------------------------------------
@@ -104,7 +100,7 @@ def claim(campaign_id):
 @admin_required
 def admin_list():
     scope = current_scope()
-    items, total = paginate(service.campaigns_in_scope(scope), _page_number(), PER_PAGE)
+    items, total = paginate(service.campaigns_in_scope(scope), page_number(), PER_PAGE)
     return render_template("festival/admin_list.html", campaigns=items, total=total, state=rules.campaign_state)
 
 
@@ -174,7 +170,7 @@ def admin_detail(campaign_id):
     campaign = service.campaign_in_scope(scope, campaign_id)
     gift_form = GiftForm(formdata=None)
     _gift_choices(gift_form, scope)
-    page = _page_number()
+    page = page_number()
     claims, total = paginate(service.claims_of(campaign), page, PER_PAGE)
     return render_template("festival/admin_detail.html", campaign=campaign, state=rules.campaign_state(campaign),
                            claimed=service.claimed_by_gift(campaign), gift_form=gift_form,

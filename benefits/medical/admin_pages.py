@@ -17,7 +17,7 @@ from ..errors import DomainError, ValidationError
 from ..inputs import whole_number
 from ..members.importing import ImportRefused
 from ..orgs import service as orgs
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from ..prizes.rules import mask_name
 from . import bankfile, rules, service
 from .blueprint import bp
@@ -26,10 +26,6 @@ from .models import MedicalAward, MedicalPayout, PAYOUT_STATUSES
 
 PER_PAGE = 50
 SHOWN_ROW_ERRORS = 500
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 def _limits() -> dict:
@@ -152,7 +148,7 @@ def admin_import_template(programme_id: int):
 def admin_preview(programme_id: int):
     programme = service.get_programme(current_scope(), programme_id)
     reason = request.args.get("reason") if request.args.get("reason") in rules.REASONS else "qualifies"
-    page = _page_number()
+    page = page_number()
     preview = service.preview(programme)
     total = preview.count(reason)
     rows = service.preview_rows(programme, reason, page, PER_PAGE)
@@ -182,7 +178,7 @@ def admin_create_batch(programme_id: int):
 @admin_required
 def admin_batch(batch_id: int):
     batch = service.get_batch(current_scope(), batch_id)
-    page = _page_number()
+    page = page_number()
     awards, total = service.batch_awards(batch, page, PER_PAGE)
     files = [f for f in service.payout_files_of(batch.programme) if f.batch_id == batch.id]
     return render_template("medical/admin_batch.html", batch=batch, programme=batch.programme, awards=awards,
@@ -243,7 +239,7 @@ def admin_file(file_id: int, fmt: str):
 
 def _returns_page(programme, form, status: int = 200, **context):
     status_filter = request.args.get("status") if request.args.get("status") in PAYOUT_STATUSES else None
-    page = _page_number()
+    page = page_number()
     stmt = service.payouts_of(programme, status_filter).options(
         selectinload(MedicalPayout.award).selectinload(MedicalAward.member))
     payouts, total = paginate(stmt, page, PER_PAGE)

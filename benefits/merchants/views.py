@@ -12,10 +12,9 @@ from ..auth.access import admin_required, current_actor, current_scope
 from ..database import unit_of_work
 from ..errors import DomainError, ValidationError
 from ..extensions import db
-from ..inputs import whole_number
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from ..pii import mask_phone
 from ..transactions import settlement
 from . import service
@@ -44,7 +43,7 @@ def _labels() -> dict:
 def merchant_list():
     scope = current_scope()
     q, status, category = request.args.get("q", ""), request.args.get("status") or None, request.args.get("category") or None
-    page = max(request.args.get("page", 1, type=whole_number), 1)
+    page = page_number()
     items, total = paginate(service.merchants_in_scope(scope, q=q, status=status, category=category), page, 50)
     return render_template("merchants/admin_list.html", items=items, total=total, page=page,
                            pages=max(1, -(-total // 50)), q=q, status=status, category=category, **_labels())

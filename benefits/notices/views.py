@@ -1,13 +1,14 @@
 """The member's 消息 page: every notice, newest first, and which optional kinds come by SMS."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..auth.access import member_required
 from ..database import unit_of_work
+from ..pagination import page_number
 from . import kinds, service
 from .forms import SmsSettingsForm
 from .urls import href
@@ -20,7 +21,7 @@ STATUS_NAMES = {"pending": _l("短信待发送"), "sent": _l("短信已发送"),
 @bp.get("/me/messages")
 @member_required
 def messages():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     member_id = current_user.member_id
     items, total = service.member_notices(member_id, page, PER_PAGE)
     return render_template("notices/messages.html", items=items, href=href, total=total, page=page,

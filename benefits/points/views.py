@@ -1,5 +1,5 @@
 """Points pages: the member's balance and history; an admin's audited adjustment."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,9 +12,9 @@ from ..auth.access import admin_required, current_actor, current_scope, member_r
 from ..database import unit_of_work
 from ..errors import DomainError
 from ..extensions import db
-from ..inputs import IntegerField, whole_number
+from ..inputs import IntegerField
 from ..members.models import Member
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from ..pii import InvalidIdNumber, normalise_id_number
 from . import service
 
@@ -31,7 +31,7 @@ class AdjustForm(FlaskForm):
 @bp.get("/me/points")
 @member_required
 def my_points():
-    page = max(1, request.args.get("page", 1, type=whole_number))
+    page = page_number()
     items, total = paginate(service.history(current_user.member_id), page, 30)
     return render_template("points/mine.html", balance=service.balance(current_user.member_id), items=items,
                            total=total, page=page, kinds=KIND_NAMES)

@@ -14,7 +14,7 @@ from ..database import unit_of_work
 from ..errors import DomainError
 from ..extensions import db
 from ..orgs import service as orgs
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from ..points import service as points
 from . import categories, export, rules, schemas, service
 from .forms import EmptyForm, ImageForm, PickupForm, PointForm, PrizeForm, RedeemForm, RestockForm
@@ -32,9 +32,9 @@ bp.add_app_template_global(categories.label, "prize_category")
 @member_required
 def mall():
     member = current_user.member
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     balance = points.balance(member.id)
-    items, total = service.mall_page(member, balance, max(page, 1), 40)
+    items, total = service.mall_page(member, balance, page, 40)
     return render_template("prizes/mall.html", prizes=items, total=total, page=page, per_page=40, balance=balance)
 
 
@@ -87,7 +87,7 @@ def confirm(prize_id):
 @member_required
 def my_redemptions():
     member = current_user.member
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     items, total = paginate(service.my_redemptions(member), max(page, 1), 30)
     return render_template("prizes/my.html", redemptions=items, total=total, page=page, per_page=30,
                            balance=points.balance(member.id))
@@ -174,7 +174,7 @@ def _point_choices(scope):
 @admin_required
 def admin_list():
     scope = current_scope()
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     items, total = paginate(service.prizes_in_scope(scope), max(page, 1), 50)
     pending, _n = paginate(service.redemptions_in_scope(scope, approval="pending"), 1, 20)
     return render_template("prizes/admin_list.html", prizes=items, total=total, page=page, per_page=50,

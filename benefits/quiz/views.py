@@ -18,7 +18,7 @@ from ..inputs import whole_number
 from ..members.models import Member
 from ..orgs.models import Organisation
 from ..orgs.service import subtree_filter
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from . import attempts, bank, grading, importers, leaderboards, quizzes, reports, wrong_book
 from .forms import ActionForm, ImportForm, JobTypeForm, QuestionForm, QuizForm, split_tags
 from .models import QUESTION_KINDS, Attempt, Question, Quiz
@@ -281,7 +281,7 @@ def admin_toggle_quiz(quiz_id):
 @bp.get("/admin/flagged")
 @admin_required
 def admin_flagged():
-    page = max(1, request.args.get("page", 1, type=whole_number))
+    page = page_number()
     items, total = paginate(quizzes.flagged_attempts(current_scope()), page, FLAGGED_PER_PAGE)
     return render_template("quiz/admin_flagged.html", rows=_flagged_rows(items), total=total, page=page,
                            pages=max(1, -(-total // FLAGGED_PER_PAGE)), fast_seconds=grading.FAST_SECONDS_PER_QUESTION)
@@ -354,7 +354,7 @@ def admin_new_question():
 @admin_required
 def admin_questions():
     job_type_id = request.args.get("job_type_id", type=whole_number)
-    page = max(1, request.args.get("page", 1, type=whole_number))
+    page = page_number()
     search = (request.args.get("q") or "")[:100]
     items, total = paginate(bank.questions_page_stmt(job_type_id, None, search), page, 30)
     return render_template("quiz/admin_questions.html", items=items, total=total, page=page, search=search,

@@ -25,7 +25,7 @@ from ..members.importing import ImportRefused
 from ..members.models import Member
 from ..merchants.models import Merchant, Store
 from ..orgs import service as orgs
-from ..pagination import paginate
+from ..pagination import page_number, paginate
 from . import rules, service, targets
 from .blueprint import bp
 from .forms import ActionForm, IssueForm, ProgrammeForm, VoidForm
@@ -40,10 +40,6 @@ ISSUE_ERROR_FIELDS = {"org_id": "org_code"}
 def mask_name(name: str | None) -> str:
     name = name or ""
     return name[:1] + "*" * max(1, len(name) - 1)
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=whole_number) or 1, 100_000))
 
 
 # --- list and create ------------------------------------------------------------------------------
@@ -117,7 +113,7 @@ def admin_detail(programme_id: int):
             .options(selectinload(Voucher.member).selectinload(Member.cards)).order_by(Voucher.id.desc()))
     if status:
         stmt = stmt.where(Voucher.status == status)
-    page = _page_number()
+    page = page_number()
     vouchers, total = paginate(stmt, page, PER_PAGE)
     return render_template("vouchers/admin_detail.html", programme=programme, report=report, lines=lines,
                            where=service.describe_scope(programme), batches=service.batches_of(programme),

@@ -154,6 +154,16 @@ def test_pages_with_ids_beyond_32_bits(client, auth, world, shop):
     assert client.get(f"/admin/members?page={TOO_BIG}").status_code == 200
 
 
+def test_member_pages_read_any_page_number(client, world):
+    """A page number too big for the database's offset, or no number at all, is the last page
+    allowed or page 1 (`pagination.page_number`), never a 500."""
+    assert api_login(client, world.li.username).status_code == 200
+    for path in ("/prizes", "/me/messages", "/me/points"):
+        for page in ("9" * 20, str(TOO_BIG), "-3", "abc", "٣"):
+            response = client.get(f"{path}?page={page}")
+            assert response.status_code == 200, (path, page, response.status_code)
+
+
 # --- NUL characters -----------------------------------------------------------------------------
 
 def test_nul_in_the_unauthenticated_json_login(client, world):
