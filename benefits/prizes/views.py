@@ -88,7 +88,7 @@ def confirm(prize_id):
 def my_redemptions():
     member = current_user.member
     page = page_number()
-    items, total = paginate(service.my_redemptions(member), max(page, 1), 30)
+    items, total = paginate(service.my_redemptions(member), page, 30)
     return render_template("prizes/my.html", redemptions=items, total=total, page=page, per_page=30,
                            balance=points.balance(member.id))
 
@@ -175,7 +175,7 @@ def _point_choices(scope):
 def admin_list():
     scope = current_scope()
     page = page_number()
-    items, total = paginate(service.prizes_in_scope(scope), max(page, 1), 50)
+    items, total = paginate(service.prizes_in_scope(scope), page, 50)
     pending, _n = paginate(service.redemptions_in_scope(scope, approval="pending"), 1, 20)
     return render_template("prizes/admin_list.html", prizes=items, total=total, page=page, per_page=50,
                            pending=pending, action_form=EmptyForm(), state=rules.prize_state)
