@@ -13,6 +13,7 @@ from ..auth.access import admin_required, current_actor, current_scope, member_r
 from ..database import unit_of_work
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import whole_number
 from ..orgs import service as orgs
 from ..pagination import page_number, paginate
 from ..points import service as points
@@ -155,7 +156,7 @@ def hand_over():
         abort(400)
     try:
         with unit_of_work():
-            r = service.hand_over(current_actor(), request.form.get("pickup_point_id", type=int) or 0,
+            r = service.hand_over(current_actor(), request.form.get("pickup_point_id", type=whole_number) or 0,
                                   request.form.get("code", ""))
             flash(_("已核销：%(prize)s ×%(n)s，会员 %(name)s", prize=r.prize.name, n=r.quantity,
                     name=rules.mask_name(r.member.name)), "success")
@@ -348,7 +349,11 @@ def admin_points():
 @bp.get("/admin/prizes/export.csv")
 @admin_required
 def admin_export():
-    prize_id = request.args.get("prize_id", type=int)
+    """Every redemption in the admin's subtree, or one prize's (`?prize_id=`; an id that cannot
+    be a prize's is a 404, as in a path)."""
+    prize_id = request.args.get("prize_id", type=whole_number)
+    if request.args.get("prize_id") and prize_id is None:
+        abort(404)
     stmt = service.redemptions_in_scope(current_scope(), prize_id)
     return Response(export.redemptions_csv(stmt), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=redemptions.csv"})

@@ -146,7 +146,8 @@ def test_ids_beyond_32_bits_in_the_till_body(client, world, shop):
 def test_pages_with_ids_beyond_32_bits(client, auth, world, shop):
     auth.login("province_admin")
     for url in (f"/admin/members/{TOO_BIG}", "/admin/members/" + "9" * 40, f"/admin/vouchers/{TOO_BIG}",
-                f"/quiz/admin/quizzes/{TOO_BIG}/edit", f"/admin/members?org={TOO_BIG}"):
+                f"/quiz/admin/quizzes/{TOO_BIG}/edit", f"/admin/members?org={TOO_BIG}",
+                f"/admin/prizes/export.csv?prize_id={TOO_BIG}"):
         response = client.get(url)
         assert is_error_page(response, 404), url
     # a page number that is no number is page 1, not an error
