@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from benefits import clock
 from benefits.audit import labels
@@ -18,6 +18,7 @@ from benefits.members import service as members
 from benefits.promotions import rules as promotions
 from tests import factories, till_factories
 from tests.prize_factories import pickup_point, prize
+from tests.conftest import statements_sent
 
 CHINA_NOON = datetime(2026, 3, 1, 4, 0, 5, 123456, tzinfo=timezone.utc)   # 12:00:05 in China
 
@@ -85,13 +86,8 @@ def test_values_money_times_booleans_and_nothing(admin_page, world):
 def test_objects_are_named_with_one_query_per_kind(admin_page, world):
     """However many rows a page has, each kind of object costs one query."""
     def queries_for_page() -> int:
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_sent() as statements:
             assert admin_page.get("/admin/audit").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
 
     def add_members(n: int) -> None:

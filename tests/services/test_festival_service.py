@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from benefits import clock, counters
 from benefits.database import unit_of_work
@@ -23,7 +23,7 @@ from benefits.notices.models import Notice
 from benefits.prizes import service as prizes
 from benefits.prizes.models import Prize, Redemption
 from tests import factories
-from tests.conftest import make_app, wipe
+from tests.conftest import make_app, statements_sent, wipe
 from tests.festival_factories import campaign, world
 from tests.prize_factories import member_user, pickup_point
 
@@ -298,13 +298,8 @@ def redis_app(database_url, flush_redis, redis_url):
 
 @pytest.fixture
 def statements(redis_app):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", count)
+    with statements_sent() as seen:
+        yield seen
 
 
 def _keys(c, gift):

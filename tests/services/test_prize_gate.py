@@ -8,7 +8,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from benefits import clock, counters
 from benefits.database import unit_of_work
@@ -17,7 +17,7 @@ from benefits.points import service as points
 from benefits.prizes import gate
 from benefits.prizes import service as prizes
 from benefits.prizes.models import Prize, Redemption
-from tests.conftest import make_app, wipe
+from tests.conftest import make_app, statements_sent, wipe
 from tests.prize_factories import prize, rich_member, world
 
 
@@ -38,13 +38,8 @@ def redis_app(database_url, flush_redis, redis_url):
 
 @pytest.fixture
 def statements(redis_app):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", count)
+    with statements_sent() as seen:
+        yield seen
 
 
 def _setup(stock=1, **fields):

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from benefits import clock
 from benefits.auth.models import User
@@ -13,6 +13,7 @@ from benefits.quiz import attempts, bank, draw, leaderboards, quizzes, wrong_boo
 from benefits.quiz.models import Attempt, AttemptQuestion, Question, WrongBookEntry
 from tests import factories
 from tests.services import quiz_world as w
+from tests.conftest import statements_sent
 
 T0 = datetime(2026, 5, 6, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
 
@@ -40,13 +41,9 @@ def test_draw_is_random_without_repeats_from_the_chosen_job_types_without_scanni
         q.is_enabled = False
     db.session.flush()
     _draw([electric.id, welding.id], [], 20)  # the per-process bank index is loaded once
-    statements = []
-    listener = lambda conn, cursor, stmt, *a: statements.append(stmt.lower())  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent() as sent:
         draws = [_draw([electric.id, welding.id], [], 20) for _ in range(30)]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+    statements = [s.lower() for s in sent]
     disabled_ids = {q.id for q in disabled}
     for drawn in draws:
         ids = [q.id for q in drawn]
